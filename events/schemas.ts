@@ -1,0 +1,111 @@
+// The event contract. Every event is an envelope plus one payload; the
+// `schema_version` literal is part of each type, so a v2 is a new schema and
+// old events are upcast (see upcasters.ts), never reinterpreted.
+// Field names follow the OpenTelemetry GenAI conventions where one exists:
+// request_model = gen_ai.request.model, response_model = gen_ai.response.model,
+// input_tokens / output_tokens = gen_ai.usage.*; `vendor` is the operator's
+// configured vendor id (gen_ai.provider.name is the vendor's protocol).
+import { z } from "zod";
+import { DECIMAL_STRING_PATTERN } from "./money.ts";
+
+const identifier = z.string().min(1).max(256);
+const count = z.number().int().min(0);
+const milliseconds = z.number().int().min(0);
+
+const envelope = {
+  event_id: z.uuid({ version: "v7" }),
+  occurred_at: z.iso.datetime({ precision: 3 }).describe("UTC, milliseconds, ending in Z"),
+  tenant_id: identifier,
+  request_id: identifier,
+};
+
+export const ERROR_CLASSES = [
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "connect_error",
+  "bad_response",
+  "client_error",
+  "no_route",
+] as const;
+export const errorClass = z.enum(ERROR_CLASSES);
+export type ErrorClass = z.infer<typeof errorClass>;
+
+export const routeCandidate = z.object({
+  vendor: identifier,
+  model: identifier,
+  rank: z.number().int().min(1).describe("1 = tried first"),
+  skipped_reason: z.string().nullable().describe("why this candidate will not be tried, or null"),
+});
+
+export const routeDecidedV1 = z.object({
+  ...envelope,
+  event_type: z.literal("route_decided"),
+  schema_version: z.literal(1),
+  task: identifier,
+  request_model: identifier,
+  policy: z.enum(["fallback"]),
+  candidates: z.array(routeCandidate),
+  chosen_vendor: identifier.nullable(),
+  chosen_model: identifier.nullable(),
+  reason: z.string(),
+});
+
+export const attemptFailedV1 = z.object({
+  ...envelope,
+  event_type: z.literal("attempt_failed"),
+  schema_version: z.literal(1),
+  task: identifier,
+  request_model: identifier,
+  vendor: identifier,
+  model: identifier,
+  attempt: z.number().int().min(1),
+  streamed: z.boolean(),
+  error_class: errorClass,
+  http_status: z.number().int().min(100).max(599).nullable(),
+  latency_ms: milliseconds,
+});
+
+export const requestCompletedV1 = z.object({
+  ...envelope,
+  event_type: z.literal("request_completed"),
+  schema_version: z.literal(1),
+  task: identifier,
+  request_model: identifier,
+  vendor: identifier.nullable().describe("the vendor that answered, or the last one tried"),
+  model: identifier.nullable(),
+  response_model: z.string().nullable(),
+  attempts: z.number().int().min(0),
+  streamed: z.boolean(),
+  status: z.enum(["success", "error"]),
+  http_status: z.number().int().min(100).max(599),
+  error_class: errorClass.nullable(),
+  input_tokens: count,
+  output_tokens: count,
+  cached_input_tokens: count,
+  cost_usd: z.string().regex(DECIMAL_STRING_PATTERN).describe("exact decimal USD"),
+  price_card_version: z.string(),
+  latency_ms: milliseconds,
+  ttft_ms: milliseconds.nullable().describe("time to first token; null when none arrived"),
+});
+
+export const switchboardEvent = z.discriminatedUnion("event_type", [
+  routeDecidedV1,
+  attemptFailedV1,
+  requestCompletedV1,
+]);
+
+export type RouteDecided = z.infer<typeof routeDecidedV1>;
+export type AttemptFailed = z.infer<typeof attemptFailedV1>;
+export type RequestCompleted = z.infer<typeof requestCompletedV1>;
+export type SwitchboardEvent = z.infer<typeof switchboardEvent>;
+export type EventType = SwitchboardEvent["event_type"];
+
+/** The newest schema of each event type, which ingest upcasts everything to. */
+export const CURRENT_SCHEMAS = {
+  route_decided: routeDecidedV1,
+  attempt_failed: attemptFailedV1,
+  request_completed: requestCompletedV1,
+} as const;
+
+export const EVENT_TYPES = Object.keys(CURRENT_SCHEMAS) as EventType[];
