@@ -3,6 +3,8 @@ import { createChdbConnection } from "chdb/connection";
 
 export type { ClickHouseClient } from "@clickhouse/client";
 
+type ClientOptions = NonNullable<Parameters<typeof createClient>[0]>;
+
 export const DEFAULT_CHDB_PATH = "./data/clickhouse";
 
 // Settings every statement relies on, pinned at client level so a server and
@@ -28,7 +30,9 @@ export function createClickHouse(url = `chdb:${DEFAULT_CHDB_PATH}`): ClickHouseC
   const path = url.startsWith("chdb:") ? url.slice("chdb:".length) : url;
   if (!path) throw new Error(`CLICKHOUSE_URL "${url}" names no chDB directory`);
   return createClient({
-    connection: createChdbConnection({ path }),
+    // chdb bundles its own copy of @clickhouse/client-common's types; the
+    // runtime contract is the same, so the cast only bridges the two copies.
+    connection: createChdbConnection({ path }) as unknown as ClientOptions["connection"],
     clickhouse_settings: CONSTANT_SETTINGS,
   });
 }

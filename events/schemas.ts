@@ -26,7 +26,7 @@ export const ERROR_CLASSES = [
   "connect_error",
   "bad_response",
   "client_error",
-  "no_route",
+  "client_closed",
 ] as const;
 export const errorClass = z.enum(ERROR_CLASSES);
 export type ErrorClass = z.infer<typeof errorClass>;
