@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import type { EventSink } from "../eventlog/ports.ts";
 import { newEventId } from "../events/ids.ts";
 import { ApiKeys } from "./auth.ts";
@@ -26,7 +31,8 @@ export function buildGateway({
 }: GatewayDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Per-request lines would double what the events already record.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.body_limit_bytes,
   });
   const router = new Router(config, prices);

@@ -1,0 +1,21 @@
+import type { EventType, SwitchboardEvent } from "../events/schemas.ts";
+
+/** The ClickHouse table each event type lands in (one table per topic). */
+export const TABLE_FOR_EVENT: Record<EventType, string> = {
+  route_decided: "switchboard.route_decided",
+  attempt_failed: "switchboard.attempt_failed",
+  request_completed: "switchboard.request_completed",
+};
+
+/**
+ * An event as a table row. Columns mirror the event fields one to one; the
+ * only changes are envelope fields the table does not keep (event_type lives in
+ * the table name) and nullable routing fields stored as '' for grouping.
+ */
+export function toRow(event: SwitchboardEvent): Record<string, unknown> {
+  const { event_type: _eventType, ...row } = event;
+  if (event.event_type === "request_completed") {
+    return { ...row, vendor: event.vendor ?? "", model: event.model ?? "" };
+  }
+  return row;
+}
