@@ -3,7 +3,6 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   LogController,
-  LogController,
 } from "fastify";
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import { readMatrix } from "./matrix.ts";
