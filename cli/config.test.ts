@@ -1,0 +1,67 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { PriceCatalog } from "../gateway/pricing.ts";
+import { Router } from "../gateway/routing.ts";
+import { loadConfig } from "./config.ts";
+
+const ROLES = ["all", "gateway", "ingest", "analytics", "simulator", "migrate"];
+
+describe("configuration", () => {
+  it("the default config loads, with the demo key and no vendor (the simulator stands in)", () => {
+    const config = loadConfig("config/switchboard.yaml", {});
+    expect(config.gateway.port).toBe(8080);
+    expect(config.analytics.port).toBe(8081);
+    expect(config.gateway.vendors).toEqual([]);
+    expect(config.gateway.api_keys.map((key) => key.tenant)).toEqual(["demo"]);
+    expect(PriceCatalog.load(config.gateway.price_catalog).version).toBe("demo-2026-11-01");
+  });
+
+  it("environment variables override addresses", () => {
+    const config = loadConfig("config/switchboard.yaml", {
+      GATEWAY_PORT: "9999",
+      CLICKHOUSE_URL: "http://clickhouse:8123",
+      KAFKA_BROKERS: "127.0.0.1:9092",
+    });
+    expect(config.gateway.port).toBe(9999);
+    expect(config.clickhouse_url).toBe("http://clickhouse:8123");
+    expect(config.kafka_brokers).toBe("127.0.0.1:9092");
+  });
+
+  it("the compose config routes only to priced vendor-models", () => {
+    const config = loadConfig("config/compose.yaml", {});
+    expect(
+      () => new Router(config.gateway, PriceCatalog.load(config.gateway.price_catalog)),
+    ).not.toThrow();
+  });
+
+  it("every docker-compose role is a CLI role", () => {
+    const compose = parseYaml(readFileSync("docker-compose.yml", "utf8")) as {
+      services: Record<string, { command?: string[] }>;
+    };
+    const commands = Object.values(compose.services).flatMap((service) => service.command ?? []);
+    expect(commands.length).toBeGreaterThan(0);
+    for (const command of commands) expect(ROLES).toContain(command);
+  });
+
+  it("a bad config stops start-up naming the field", () => {
+    const directory = mkdtempSync(join(tmpdir(), "config-"));
+    const path = join(directory, "bad.yaml");
+    writeFileSync(
+      path,
+      [
+        "gateway:",
+        "  price_catalog: prices.yaml",
+        "  api_keys: [{ id: k, tenant: t, sha256: nothex }]",
+        "  vendors: [{ id: a, protocol: openai, base_url: 'http://127.0.0.1:1/v1' }]",
+        "  routes: [{ model: fast, fallback: [{ vendor: nobody, model: m }] }]",
+      ].join("\n"),
+    );
+    expect(() => loadConfig(path, {})).toThrow(/gateway\.api_keys\.0\.sha256: hex SHA-256/);
+    expect(() => loadConfig(path, {})).toThrow(
+      /gateway\.routes\.0\.fallback\.0\.vendor: unknown vendor "nobody"/,
+    );
+  });
+});

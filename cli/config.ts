@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { gatewayConfig } from "../gateway/config.ts";
+
+export const DEFAULT_CONFIG_PATH = "config/switchboard.yaml";
+
+const listener = (port: number) =>
+  z.object({
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(port),
+  });
+
+export const switchboardConfig = z.object({
+  data_dir: z.string().default("./data").describe("embedded mode's event log and chDB data"),
+  log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  clickhouse_url: z
+    .string()
+    .optional()
+    .describe("http(s)://user:password@host:8123 for a server; unset or chdb:<dir> for embedded"),
+  kafka_brokers: z.string().optional().describe("comma list host:port; unset = local segment log"),
+  kafka_partitions: z.number().int().positive().default(3),
+  gateway: gatewayConfig,
+  analytics: listener(8081).default({ host: "127.0.0.1", port: 8081 }),
+  simulator: listener(8090).default({ host: "127.0.0.1", port: 8090 }),
+});
+
+export type SwitchboardConfig = z.infer<typeof switchboardConfig>;
+
+/** Environment variables that override the file, for addresses and secrets. */
+const ENVIRONMENT_OVERRIDES: [string, (config: Record<string, unknown>, value: string) => void][] =
+  [
+    ["SWITCHBOARD_DATA_DIR", (config, value) => (config.data_dir = value)],
+    ["LOG_LEVEL", (config, value) => (config.log_level = value)],
+    ["CLICKHOUSE_URL", (config, value) => (config.clickhouse_url = value)],
+    ["KAFKA_BROKERS", (config, value) => (config.kafka_brokers = value)],
+    ["GATEWAY_HOST", (config, value) => (section(config, "gateway").host = value)],
+    ["GATEWAY_PORT", (config, value) => (section(config, "gateway").port = Number(value))],
+    ["ANALYTICS_HOST", (config, value) => (section(config, "analytics").host = value)],
+    ["ANALYTICS_PORT", (config, value) => (section(config, "analytics").port = Number(value))],
+    ["SIMULATOR_HOST", (config, value) => (section(config, "simulator").host = value)],
+    ["SIMULATOR_PORT", (config, value) => (section(config, "simulator").port = Number(value))],
+  ];
+
+export const ENVIRONMENT_VARIABLES = ENVIRONMENT_OVERRIDES.map(([name]) => name);
+
+function section(config: Record<string, unknown>, name: string): Record<string, unknown> {
+  config[name] ??= {};
+  return config[name] as Record<string, unknown>;
+}
+
+/**
+ * Reads the config file, applies environment overrides, and validates it
+ * once. A bad config stops start-up with a message naming the field.
+ * Relative paths inside the file resolve against the file's folder.
+ */
+export function loadConfig(
+  path = process.env.SWITCHBOARD_CONFIG ?? DEFAULT_CONFIG_PATH,
+  environment: NodeJS.ProcessEnv = process.env,
+): SwitchboardConfig {
+  if (!existsSync(path)) throw new Error(`config file ${path} not found (set SWITCHBOARD_CONFIG)`);
+  const raw = (parseYaml(readFileSync(path, "utf8")) ?? {}) as Record<string, unknown>;
+  for (const [name, apply] of ENVIRONMENT_OVERRIDES) {
+    const value = environment[name];
+    if (value !== undefined && value !== "") apply(raw, value);
+  }
+  const parsed = switchboardConfig.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".")}: ${issue.message}`,
+    );
+    throw new Error(`invalid config ${path}:\n${problems.join("\n")}`);
+  }
+  const config = parsed.data;
+  config.gateway.price_catalog = resolve(dirname(path), config.gateway.price_catalog);
+  return config;
+}

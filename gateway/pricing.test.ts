@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { normalizeDecimal } from "../events/money.ts";
+import { PriceCatalog, perTokenPricing, priceCatalogFile } from "./pricing.ts";
+
+const catalog = new PriceCatalog({
+  version: "v1",
+  currency: "USD",
+  unit: "per_million_tokens",
+  prices: [
+    { vendor: "openai", model: "gpt-4o", input: "2.50", cached_input: "1.25", output: "10.00" },
+    { vendor: "tiny", model: "t", input: "0.000000000001", output: "0.1" },
+  ],
+});
+
+describe("PriceCatalog", () => {
+  it("computes cost exactly, billing cached input at the cached rate", () => {
+    const price = catalog.priceOf({ vendor: "openai", model: "gpt-4o" });
+    if (!price) throw new Error("price missing");
+    // (1000 - 400) × 2.50 + 400 × 1.25 + 250 × 10.00 = 1500 + 500 + 2500 = 4500 per million → 0.0045
+    expect(
+      catalog.cost(price, { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 250 }),
+    ).toBe("0.0045");
+    expect(catalog.cost(price, { inputTokens: 1, cachedInputTokens: 0, outputTokens: 0 })).toBe(
+      "0.0000025",
+    );
+  });
+
+  it("keeps the smallest price at full precision", () => {
+    const price = catalog.priceOf({ vendor: "tiny", model: "t" });
+    if (!price) throw new Error("price missing");
+    expect(catalog.cost(price, { inputTokens: 3, cachedInputTokens: 0, outputTokens: 0 })).toBe(
+      "0.000000000000000003",
+    );
+    expect(perTokenPricing(price)).toEqual({
+      prompt: "0.000000000000000001",
+      completion: "0.0000001",
+      input_cache_read: "0.000000000000000001",
+    });
+  });
+
+  it("lists per-token prices equal to OpenRouter's own catalog for the same list prices", () => {
+    const openRouter = JSON.parse(
+      readFileSync(
+        new URL("../../shared/data/openrouter/openrouter-models.json", import.meta.url),
+        "utf8",
+      ),
+    ) as {
+      id: string;
+      pricing: { prompt: string; completion: string; input_cache_read?: string };
+    }[];
+    const gpt4o = openRouter.find((model) => model.id === "openai/gpt-4o");
+    const price = catalog.priceOf({ vendor: "openai", model: "gpt-4o" });
+    if (!gpt4o || !price) throw new Error("gpt-4o missing");
+    const listed = perTokenPricing(price);
+    expect(listed.prompt).toBe(normalizeDecimal(gpt4o.pricing.prompt));
+    expect(listed.completion).toBe(normalizeDecimal(gpt4o.pricing.completion));
+  });
+
+  it.each([
+    [{ input: 2.5, output: "1" }, "prices.0.input"],
+    [{ input: "1e-6", output: "1" }, "prices.0.input"],
+    [{ input: "0.0000000000001", output: "1" }, "prices.0.input"],
+  ])("refuses a price written as %j", (entry, path) => {
+    const parsed = priceCatalogFile.safeParse({
+      version: "v",
+      currency: "USD",
+      unit: "per_million_tokens",
+      prices: [{ vendor: "v", model: "m", ...entry }],
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path.join(".")).toBe(path);
+  });
+});
