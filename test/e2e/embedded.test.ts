@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLedgerScenario } from "./ledger-scenario.ts";
 import { type Stack, startStack } from "./stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({});
+  expect(stack.eventLogKind).toBe("local");
 });
 afterAll(() => stack?.stop());
 

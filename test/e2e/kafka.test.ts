@@ -1,10 +1,15 @@
-import { afterAll, beforeAll, describe, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runLedgerScenario } from "./ledger-scenario.ts";
 import { type Stack, startStack } from "./stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ kafkaBrokers: inject("kafkaBrokers") });
+  const kafkaBrokers = inject("kafkaBrokers");
+  // Never fall back to the local log: this test is about the real broker.
+  if (!kafkaBrokers)
+    throw new Error("no Kafka broker: run without UNIT_ONLY, or set KAFKA_BROKERS");
+  stack = await startStack({ kafkaBrokers });
+  expect(stack.eventLogKind).toBe("kafka");
 });
 afterAll(() => stack?.stop());
 

@@ -35,6 +35,7 @@ export interface Stack {
   /** Each run bills a tenant of its own, so a reused broker's old events never mix in. */
   tenant: string;
   sink: EventSink;
+  eventLogKind: "kafka" | "local";
   stop(): Promise<void>;
 }
 
@@ -116,6 +117,7 @@ export async function startStack(options: { kafkaBrokers?: string }): Promise<St
     clickhouse,
     tenant,
     sink,
+    eventLogKind: eventLog.kind,
     async stop() {
       await gateway.close();
       await sink.close();
