@@ -1,0 +1,554 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import type { LogRecord } from "../eventlog/ports.ts";
+import { newEventId } from "../events/ids.ts";
+import type { AttemptFailed, RequestCompleted, SwitchboardEvent } from "../events/schemas.ts";
+import { topicFor } from "../events/topics.ts";
+import { EventLoader } from "../ingest/loader.ts";
+import { freshClickHouse, queryRows, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
+import { RecordingSink } from "../test/fixtures/recording-sink.ts";
+import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import {
+  ALL_VALUES,
+  expandGrafanaMacros,
+  type TemplateVariables,
+  type TimeRange,
+} from "./macros.ts";
+
+const DATASOURCE_TYPE = "grafana-clickhouse-datasource";
+const PROVISIONED_DATASOURCE_UID = "switchboard-clickhouse";
+const DASHBOARD_DIRECTORY = fileURLToPath(new URL(".", import.meta.url));
+
+// --- The dashboard files, as far as these tests read them ---------------------
+
+interface DatasourceReference {
+  type?: string;
+  uid?: string;
+}
+
+interface PanelTarget {
+  refId?: string;
+  datasource?: DatasourceReference;
+  editorType?: string;
+  rawSql?: string;
+  format?: number;
+}
+
+interface Panel {
+  id?: number;
+  type?: string;
+  title?: string;
+  gridPos?: { h: number; w: number; x: number; y: number };
+  datasource?: DatasourceReference;
+  targets?: PanelTarget[];
+  /** A collapsed row keeps its panels here. */
+  panels?: Panel[];
+}
+
+interface DashboardVariable {
+  name: string;
+  type: string;
+  query?: unknown;
+  multi?: boolean;
+  includeAll?: boolean;
+  datasource?: DatasourceReference;
+  current?: { value?: string | string[] };
+}
+
+interface Dashboard {
+  uid?: string;
+  title?: string;
+  panels?: Panel[];
+  templating?: { list?: DashboardVariable[] };
+}
+
+interface DashboardFile {
+  file: string;
+  dashboard: Dashboard;
+}
+
+interface PanelQuery {
+  file: string;
+  panel: Panel;
+  target: PanelTarget;
+  sql: string;
+}
+
+function loadDashboards(): DashboardFile[] {
+  return readdirSync(DASHBOARD_DIRECTORY)
+    .filter((file) => file.endsWith(".json"))
+    .sort()
+    .map((file) => ({
+      file,
+      dashboard: JSON.parse(readFileSync(join(DASHBOARD_DIRECTORY, file), "utf8")) as Dashboard,
+    }));
+}
+
+function allPanels(panels: Panel[] = []): Panel[] {
+  return panels.flatMap((panel) => [panel, ...allPanels(panel.panels)]);
+}
+
+function variableQuerySql(variable: DashboardVariable): string | undefined {
+  if (variable.type !== "query") return undefined;
+  if (typeof variable.query === "string") return variable.query;
+  const rawSql = (variable.query as { rawSql?: unknown } | undefined)?.rawSql;
+  return typeof rawSql === "string" ? rawSql : undefined;
+}
+
+const dashboards = loadDashboards();
+const panelQueries: PanelQuery[] = dashboards.flatMap(({ file, dashboard }) =>
+  allPanels(dashboard.panels).flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({ file, panel, target, sql: target.rawSql ?? "" })),
+  ),
+);
+const variableQueries = dashboards.flatMap(({ file, dashboard }) =>
+  (dashboard.templating?.list ?? []).flatMap((variable) => {
+    const sql = variableQuerySql(variable);
+    return sql === undefined ? [] : [{ file, variable, sql }];
+  }),
+);
+
+/**
+ * Template variable values as Grafana would pass them: "All" unless chosen, and
+ * an array for a multi-value variable, which is what makes the plugin quote it.
+ */
+function variableValues(
+  dashboard: Dashboard,
+  chosen: Record<string, string[]> = {},
+): TemplateVariables {
+  const values: Record<string, string | string[]> = {};
+  for (const variable of dashboard.templating?.list ?? []) {
+    if (variable.type === "datasource") continue;
+    const selection = chosen[variable.name];
+    if (selection) {
+      values[variable.name] = variable.multi ? selection : (selection[0] ?? "");
+    } else if (variable.includeAll) {
+      values[variable.name] = ALL_VALUES;
+    } else {
+      throw new Error(`variable "${variable.name}" has no All option: choose a value in the test`);
+    }
+  }
+  return values;
+}
+
+function dashboardOf(file: string): Dashboard {
+  const found = dashboards.find((candidate) => candidate.file === file);
+  if (!found) throw new Error(`no dashboard file ${file}`);
+  return found.dashboard;
+}
+
+// --- Hand-made events ----------------------------------------------------------
+
+// The range a user would pick as "09:00 to 12:00": Grafana ends it on the last
+// millisecond. One-hour buckets make each expected number a short sum.
+const RANGE: TimeRange = {
+  from: new Date("2026-11-20T09:00:00.000Z"),
+  to: new Date("2026-11-20T11:59:59.999Z"),
+  intervalSeconds: 3600,
+};
+
+function completed(occurredAt: string, overrides: Partial<RequestCompleted>): RequestCompleted {
+  return sampleRequestCompleted({
+    occurred_at: occurredAt,
+    request_id: `req_${occurredAt}`,
+    ...overrides,
+  });
+}
+
+function failed(occurredAt: string, overrides: Partial<AttemptFailed>): AttemptFailed {
+  return {
+    event_id: newEventId(),
+    event_type: "attempt_failed",
+    schema_version: 1,
+    occurred_at: occurredAt,
+    tenant_id: "acme",
+    request_id: `req_${occurredAt}`,
+    task: "summarize",
+    request_model: "fast",
+    vendor: "alpha",
+    model: "sim-small",
+    attempt: 1,
+    streamed: false,
+    error_class: "server_error",
+    http_status: 503,
+    latency_ms: 25,
+    ...overrides,
+  };
+}
+
+const success = { status: "success", http_status: 200, error_class: null } as const;
+
+const EVENTS: SwitchboardEvent[] = [
+  // tenant acme, vendor alpha
+  completed("2026-11-20T10:05:00.000Z", {
+    ...success,
+    vendor: "alpha",
+    task: "summarize",
+    cost_usd: "0.000125",
+    latency_ms: 120,
+  }),
+  completed("2026-11-20T10:40:00.000Z", {
+    ...success,
+    vendor: "alpha",
+    task: "summarize",
+    cost_usd: "0.00025",
+    latency_ms: 180,
+  }),
+  completed("2026-11-20T10:50:00.000Z", {
+    vendor: "alpha",
+    task: "summarize",
+    status: "error",
+    http_status: 504,
+    error_class: "timeout",
+    cost_usd: "0.00001",
+    latency_ms: 900,
+  }),
+  completed("2026-11-20T11:10:00.000Z", {
+    ...success,
+    vendor: "alpha",
+    task: "classify",
+    cost_usd: "0.000003",
+    latency_ms: 40,
+  }),
+  // The last millisecond of the range: in with $__timeFilter_ms, out with the
+  // seconds-precision $__timeFilter.
+  completed("2026-11-20T11:59:59.999Z", {
+    ...success,
+    vendor: "alpha",
+    task: "summarize",
+    cost_usd: "0.000001",
+    latency_ms: 60,
+  }),
+  // Just before the range.
+  completed("2026-11-20T08:59:59.999Z", {
+    ...success,
+    vendor: "alpha",
+    task: "summarize",
+    cost_usd: "7",
+    latency_ms: 5,
+  }),
+  // tenant acme, vendor beta; 18 decimal places that a float would not keep
+  completed("2026-11-20T10:15:00.000Z", {
+    ...success,
+    vendor: "beta",
+    task: "summarize",
+    cost_usd: "0.001",
+    latency_ms: 300,
+  }),
+  completed("2026-11-20T11:30:00.000Z", {
+    ...success,
+    vendor: "beta",
+    task: "summarize",
+    cost_usd: "0.123456789012345678",
+    latency_ms: 350,
+  }),
+  completed("2026-11-20T11:45:00.000Z", {
+    vendor: "beta",
+    task: "classify",
+    status: "error",
+    http_status: 429,
+    error_class: "rate_limited",
+    cost_usd: "0",
+    latency_ms: 30,
+  }),
+  // No vendor was tried: counted as a request, left out of per-vendor panels.
+  completed("2026-11-20T10:30:00.000Z", {
+    vendor: null,
+    model: null,
+    response_model: null,
+    attempts: 0,
+    status: "error",
+    http_status: 503,
+    error_class: "server_error",
+    cost_usd: "0",
+    latency_ms: 1,
+    ttft_ms: null,
+  }),
+  // tenant globex
+  completed("2026-11-20T10:20:00.000Z", {
+    ...success,
+    tenant_id: "globex",
+    vendor: "beta",
+    task: "summarize",
+    cost_usd: "0.5",
+    latency_ms: 250,
+  }),
+  // failed attempts
+  failed("2026-11-20T09:00:00.000Z", { vendor: "beta" }), // first millisecond of the range
+  failed("2026-11-20T10:04:59.000Z", { vendor: "alpha", error_class: "rate_limited" }),
+  failed("2026-11-20T10:30:00.000Z", { vendor: "alpha", error_class: "timeout" }),
+  failed("2026-11-20T10:45:00.000Z", { vendor: "beta" }),
+  failed("2026-11-20T11:05:00.000Z", { vendor: "alpha" }),
+  failed("2026-11-20T10:10:00.000Z", { vendor: "beta", tenant_id: "globex" }),
+  failed("2026-11-20T12:00:00.000Z", { vendor: "alpha" }), // just after the range
+];
+
+function asLogRecords(events: SwitchboardEvent[]): LogRecord[] {
+  return events.map((event, offset) => ({
+    topic: topicFor(event.event_type),
+    partition: 0,
+    offset: String(offset),
+    key: event.request_id,
+    value: Buffer.from(JSON.stringify(event)),
+  }));
+}
+
+// --- Running panel queries ------------------------------------------------------
+
+let clickhouse: TestClickHouse;
+
+beforeAll(async () => {
+  clickhouse = await freshClickHouse();
+  const loader = new EventLoader(clickhouse.client, new RecordingSink());
+  const records = asLogRecords(EVENTS);
+  const stored = await loader.store(records);
+  expect(stored.deadLetters).toBe(0);
+  // Delivered twice, as the log may: panels that forget FINAL count double.
+  await loader.store(records);
+});
+
+afterAll(() => clickhouse?.close());
+
+type Row = Record<string, unknown>;
+
+async function runPanel(
+  file: string,
+  title: string,
+  chosen: Record<string, string[]> = {},
+): Promise<Row[]> {
+  const dashboard = dashboardOf(file);
+  const panel = allPanels(dashboard.panels).find((candidate) => candidate.title === title);
+  const sql = panel?.targets?.[0]?.rawSql;
+  if (!sql) throw new Error(`${file} has no panel "${title}" with a query`);
+  return queryRows<Row>(
+    clickhouse.client,
+    expandGrafanaMacros(sql, RANGE, variableValues(dashboard, chosen)),
+  );
+}
+
+// --- The files' shape --------------------------------------------------------------
+
+describe("dashboard files", () => {
+  it("exist", () => {
+    expect(dashboards.map(({ file }) => file)).toContain("procurement-overview.json");
+  });
+
+  describe.each(dashboards)("$file", ({ dashboard }) => {
+    const panels = allPanels(dashboard.panels);
+    const variables = dashboard.templating?.list ?? [];
+
+    it("has a uid, a title and panels with unique ids and a place on the grid", () => {
+      expect(dashboard.uid).toMatch(/^[\w-]{1,40}$/);
+      expect(dashboard.title).toEqual(expect.any(String));
+      expect(panels.length).toBeGreaterThan(0);
+      const ids = panels.map((panel) => panel.id);
+      expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const panel of panels) {
+        expect(panel.gridPos, `panel "${panel.title}"`).toEqual({
+          h: expect.any(Number),
+          w: expect.any(Number),
+          x: expect.any(Number),
+          y: expect.any(Number),
+        });
+      }
+    });
+
+    it("queries the ClickHouse datasource, in SQL, from every target", () => {
+      const datasourceVariable = variables.find((variable) => variable.type === "datasource");
+      for (const panel of panels.filter((candidate) => candidate.type !== "row")) {
+        const targets = panel.targets ?? [];
+        expect(targets.length, `panel "${panel.title}"`).toBeGreaterThan(0);
+        expect(new Set(targets.map((target) => target.refId)).size).toBe(targets.length);
+        for (const target of [panel, ...targets]) {
+          expect(target.datasource?.type, `panel "${panel.title}"`).toBe(DATASOURCE_TYPE);
+          const uid = target.datasource?.uid;
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable reference, not a template.
+          if (uid === "${datasource}") {
+            expect(datasourceVariable?.query).toBe(DATASOURCE_TYPE);
+          } else {
+            expect(uid).toBe(PROVISIONED_DATASOURCE_UID);
+          }
+        }
+        for (const target of targets) {
+          expect(target.editorType).toBe("sql");
+          expect(target.rawSql?.trim()).not.toBe("");
+          expect([0, 1]).toContain(target.format);
+        }
+      }
+    });
+
+    it("defaults its datasource variable, if any, to the provisioned datasource", () => {
+      for (const variable of variables.filter((candidate) => candidate.type === "datasource")) {
+        expect(variable.current?.value).toBe(PROVISIONED_DATASOURCE_UID);
+      }
+    });
+  });
+});
+
+describe("provisioning", () => {
+  function readYaml(path: string): Record<string, unknown> {
+    return parseYaml(readFileSync(join(DASHBOARD_DIRECTORY, path), "utf8"));
+  }
+
+  it("declares the ClickHouse datasource the dashboards name", () => {
+    const { datasources } = readYaml("provisioning/datasources/clickhouse.yaml");
+    expect(datasources).toEqual([
+      expect.objectContaining({
+        type: DATASOURCE_TYPE,
+        uid: PROVISIONED_DATASOURCE_UID,
+        jsonData: expect.objectContaining({
+          host: "clickhouse",
+          port: 8123,
+          protocol: "http",
+          defaultDatabase: "switchboard",
+        }),
+      }),
+    ]);
+  });
+
+  it("loads dashboards from where docker-compose.yml mounts this folder", () => {
+    const { providers } = readYaml("provisioning/dashboards/switchboard.yaml");
+    expect(providers).toEqual([
+      expect.objectContaining({
+        type: "file",
+        options: expect.objectContaining({ path: "/var/lib/grafana/dashboards" }),
+      }),
+    ]);
+  });
+});
+
+// --- Every query runs ------------------------------------------------------------------
+
+describe("every panel query runs on ClickHouse", () => {
+  it.each(panelQueries)("$file: $panel.title ($target.refId)", async ({ file, target, sql }) => {
+    const dashboard = dashboardOf(file);
+    const selections: Record<string, string[]>[] = [{}, { tenant: ["acme"] }];
+    for (const chosen of selections) {
+      const rows = await queryRows<Row>(
+        clickhouse.client,
+        expandGrafanaMacros(sql, RANGE, variableValues(dashboard, chosen)),
+      );
+      if (target.format === 0) {
+        // The datasource turns a long time series into wide frames only when
+        // `time` comes first and ascends.
+        const times = rows.map((row) => String(row.time));
+        if (rows[0]) expect(Object.keys(rows[0])[0]).toBe("time");
+        expect(times).toEqual([...times].sort());
+      }
+    }
+  });
+
+  it.each(variableQueries)("$file: variable $variable.name", async ({ variable, sql }) => {
+    const rows = await queryRows<Row>(clickhouse.client, expandGrafanaMacros(sql, RANGE));
+    const options = rows.map((row) => Object.values(row)[0]);
+    if (variable.name === "tenant") expect(options).toEqual(["acme", "globex"]);
+  });
+});
+
+// --- The numbers, against sums done by hand from EVENTS above -------------------------
+
+describe("procurement overview numbers", () => {
+  const file = "procurement-overview.json";
+
+  it("spend per vendor: exact sums per hour, the last millisecond of the range included", async () => {
+    expect(await runPanel(file, "Spend per vendor")).toEqual([
+      // 0.000125 + 0.00025 + 0.00001 (a failed request is still paid for)
+      { time: "2026-11-20 10:00:00", vendor: "alpha", spend_usd: "0.000385" },
+      // 0.001 (acme) + 0.5 (globex)
+      { time: "2026-11-20 10:00:00", vendor: "beta", spend_usd: "0.501" },
+      // 0.000003 + 0.000001 at 11:59:59.999
+      { time: "2026-11-20 11:00:00", vendor: "alpha", spend_usd: "0.000004" },
+      // 0.123456789012345678 + 0
+      { time: "2026-11-20 11:00:00", vendor: "beta", spend_usd: "0.123456789012345678" },
+    ]);
+  });
+
+  it("spend per vendor for one tenant leaves the others out", async () => {
+    const rows = await runPanel(file, "Spend per vendor", { tenant: ["acme"] });
+    expect(rows).toContainEqual({
+      time: "2026-11-20 10:00:00",
+      vendor: "beta",
+      spend_usd: "0.001",
+    });
+    expect(rows).toHaveLength(4);
+  });
+
+  it("cost per successful request by vendor × task: all spend over successes, as exact text", async () => {
+    expect(await runPanel(file, "Cost per successful request by vendor × task")).toEqual([
+      {
+        vendor: "alpha",
+        task: "classify",
+        requests: "1",
+        successful_requests: "1",
+        spend_usd: "0.000003",
+        cost_per_success_usd: "0.000003",
+      },
+      {
+        // 0.000125 + 0.00025 + 0.00001 + 0.000001 = 0.000386 over 3 successes,
+        // 0.000128666…, truncated at the 18th decimal place
+        vendor: "alpha",
+        task: "summarize",
+        requests: "4",
+        successful_requests: "3",
+        spend_usd: "0.000386",
+        cost_per_success_usd: "0.000128666666666666",
+      },
+      {
+        vendor: "beta",
+        task: "classify",
+        requests: "1",
+        successful_requests: "0",
+        spend_usd: "0",
+        cost_per_success_usd: null,
+      },
+      {
+        // 0.001 + 0.123456789012345678 + 0.5 = 0.624456789012345678, over 3
+        vendor: "beta",
+        task: "summarize",
+        requests: "3",
+        successful_requests: "3",
+        spend_usd: "0.624456789012345678",
+        cost_per_success_usd: "0.208152263004115226",
+      },
+    ]);
+  });
+
+  it("failovers per vendor: failed attempts per hour, both ends of the range included", async () => {
+    expect(await runPanel(file, "Failovers per vendor")).toEqual([
+      { time: "2026-11-20 09:00:00", vendor: "beta", failovers: "1" },
+      { time: "2026-11-20 10:00:00", vendor: "alpha", failovers: "2" },
+      { time: "2026-11-20 10:00:00", vendor: "beta", failovers: "2" },
+      { time: "2026-11-20 11:00:00", vendor: "alpha", failovers: "1" },
+    ]);
+    expect(await runPanel(file, "Failovers per vendor", { tenant: ["acme"] })).toContainEqual({
+      time: "2026-11-20 10:00:00",
+      vendor: "beta",
+      failovers: "1",
+    });
+  });
+
+  it("p95 latency by vendor: the exact quantile's element", async () => {
+    // quantileExact(0.95) picks the sorted element at floor(0.95 × n):
+    // alpha [40, 60, 120, 180, 900] → index 4; beta [30, 250, 300, 350] → index 3.
+    expect(await runPanel(file, "p95 latency by vendor")).toEqual([
+      { vendor: "alpha", p95_latency_ms: 900 },
+      { vendor: "beta", p95_latency_ms: 350 },
+    ]);
+  });
+
+  it("stat panels: total spend, requests, success rate and failovers", async () => {
+    // 0.000385 + 0.000004 + 0.501 + 0.123456789012345678 + 0 (no vendor)
+    expect(await runPanel(file, "Total spend (USD)")).toEqual([
+      { total_spend_usd: "0.624845789012345678" },
+    ]);
+    // 11 requests were made; the one at 08:59:59.999 is before the range
+    expect(await runPanel(file, "Requests")).toEqual([{ requests: "10" }]);
+    expect(await runPanel(file, "Success rate")).toEqual([{ success_rate: 0.7 }]);
+    expect(await runPanel(file, "Failovers")).toEqual([{ failovers: "6" }]);
+    expect(await runPanel(file, "Requests", { tenant: ["globex"] })).toEqual([{ requests: "1" }]);
+  });
+});
