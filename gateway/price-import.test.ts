@@ -1,0 +1,96 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  decimalFromFloat,
+  fromLiteLLMCatalog,
+  fromOpenRouterModels,
+  perMillionFromPerToken,
+} from "./price-import.ts";
+import { PriceCatalog } from "./pricing.ts";
+
+const shared = (path: string) =>
+  JSON.parse(readFileSync(new URL(`../../shared/data/${path}`, import.meta.url), "utf8"));
+const litellm = shared("litellm/model_prices_and_context_window.json");
+const openRouter = shared("openrouter/openrouter-models.json");
+
+describe("price importers", () => {
+  it("reads JSON floats back as the decimals written in the file", () => {
+    expect(decimalFromFloat(2.5e-6)).toBe("0.0000025");
+    expect(decimalFromFloat(1e-7)).toBe("0.0000001");
+    expect(decimalFromFloat(3.75e-6)).toBe("0.00000375");
+    expect(decimalFromFloat(0)).toBe("0");
+    expect(decimalFromFloat(12.5)).toBe("12.5");
+    expect(decimalFromFloat(1e21)).toBe("1000000000000000000000");
+  });
+
+  it("rounds half-even at 12 places per million and says so", () => {
+    expect(perMillionFromPerToken("0.0000025")).toEqual({ value: "2.5", rounded: false });
+    expect(perMillionFromPerToken("0.00000008333333333333334")).toEqual({
+      value: "0.083333333333",
+      rounded: true,
+    });
+  });
+
+  it("imports LiteLLM's real catalog: gpt-4o and claude-sonnet-4 at their published prices", () => {
+    const openai = fromLiteLLMCatalog(litellm, "openai", "openai");
+    expect(openai.prices.find((price) => price.model === "gpt-4o")).toEqual({
+      vendor: "openai",
+      model: "gpt-4o",
+      input: "2.5",
+      cached_input: "1.25",
+      output: "10",
+    });
+    const anthropic = fromLiteLLMCatalog(litellm, "anthropic", "anthropic");
+    expect(anthropic.prices.find((price) => price.model === "claude-sonnet-4-20250514")).toEqual({
+      vendor: "anthropic",
+      model: "claude-sonnet-4-20250514",
+      input: "3",
+      cached_input: "0.3",
+      cache_write: "3.75",
+      output: "15",
+    });
+    const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");
+    expect(gemini.prices.find((price) => price.model === "gemini-2.0-flash-001")).toMatchObject({
+      input: "0.1",
+      output: "0.4",
+    });
+  });
+
+  it("imports OpenRouter's real models list, the same prices as LiteLLM where both list them", () => {
+    const imported = fromOpenRouterModels(openRouter, "openrouter");
+    expect(imported.prices.length).toBeGreaterThan(300);
+    expect(imported.prices.find((price) => price.model === "openai/gpt-4o")).toMatchObject({
+      input: "2.5",
+      output: "10",
+    });
+    expect(
+      imported.prices.find((price) => price.model === "anthropic/claude-sonnet-4"),
+    ).toMatchObject({
+      input: "3",
+      output: "15",
+      cached_input: "0.3",
+      cache_write: "3.75",
+    });
+    expect(
+      imported.warnings.some((warning) =>
+        warning.startsWith("google/gemini-2.0-flash-001 cache_write"),
+      ),
+    ).toBe(true);
+  });
+
+  it("gives a catalog whose costs are exact to the last decimal place", () => {
+    const catalog = new PriceCatalog({
+      version: "litellm-2026-07-24",
+      currency: "USD",
+      unit: "per_million_tokens",
+      prices: fromLiteLLMCatalog(litellm, "openai", "openai").prices,
+    });
+    const price = catalog.priceOf({ vendor: "openai", model: "gpt-4o" });
+    if (!price) throw new Error("gpt-4o missing");
+    // 1,234 input of which 1,000 cached, 567 output:
+    // 234 × 2.5e-6 + 1000 × 1.25e-6 + 567 × 1e-5 = 0.000585 + 0.00125 + 0.00567 = 0.007505
+    expect(
+      catalog.cost(price, { inputTokens: 1234, cachedInputTokens: 1000, outputTokens: 567 }),
+    ).toBe("0.007505");
+  });
+});

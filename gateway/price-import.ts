@@ -1,0 +1,169 @@
+// Importers from the two public price catalogs teams already track: LiteLLM's
+// model_prices_and_context_window.json (USD per token as JSON floats) and
+// OpenRouter's /api/v1/models (USD per token as decimal strings). Both become
+// entries of our catalog: USD per million tokens as decimal strings.
+import { formatDecimal, parseDecimal } from "../events/money.ts";
+
+export interface ImportedPrice {
+  vendor: string;
+  model: string;
+  input: string;
+  cached_input?: string;
+  cache_write?: string;
+  output: string;
+}
+
+export interface ImportResult {
+  prices: ImportedPrice[];
+  /** Prices that had to be rounded or were skipped, and why: never silent. */
+  warnings: string[];
+}
+
+/** Our catalog's precision: 12 decimal places per million tokens (10^-18 USD per token). */
+const PER_MILLION_SCALE = 12;
+/** Enough places to hold any per-token price in either catalog before rounding. */
+const WORKING_SCALE = 30;
+
+/**
+ * A JSON float as the decimal it was written as. JavaScript prints the
+ * shortest decimal that reads back as the same float — the literal in the
+ * file (2.5e-06 → "0.0000025") — and we expand any exponent exactly.
+ */
+export function decimalFromFloat(value: number): string {
+  if (!Number.isFinite(value) || value < 0) throw new Error(`not a price: ${value}`);
+  const [mantissa = "0", exponentText] = value.toString().split("e");
+  const exponent = Number(exponentText ?? 0);
+  const [whole = "0", fraction = ""] = mantissa.split(".");
+  const digits = whole + fraction;
+  const pointPosition = whole.length + exponent;
+  if (pointPosition <= 0) return `0.${"0".repeat(-pointPosition)}${digits}`;
+  if (pointPosition >= digits.length) return digits + "0".repeat(pointPosition - digits.length);
+  return `${digits.slice(0, pointPosition)}.${digits.slice(pointPosition)}`;
+}
+
+/** USD per token (decimal string) → USD per million tokens, rounded half-even to our precision. */
+export function perMillionFromPerToken(perToken: string): { value: string; rounded: boolean } {
+  const scaled = parseDecimal(perToken, WORKING_SCALE) * 1_000_000n;
+  const divisor = 10n ** BigInt(WORKING_SCALE - PER_MILLION_SCALE);
+  let quotient = scaled / divisor;
+  const remainder = scaled % divisor;
+  if (remainder * 2n > divisor || (remainder * 2n === divisor && quotient % 2n === 1n))
+    quotient += 1n;
+  return { value: formatDecimal(quotient, PER_MILLION_SCALE), rounded: remainder !== 0n };
+}
+
+function convert(perToken: string, field: string, model: string, warnings: string[]): string {
+  const { value, rounded } = perMillionFromPerToken(perToken);
+  if (rounded) {
+    warnings.push(
+      `${model} ${field}: ${perToken} per token rounded to ${value} per million tokens`,
+    );
+  }
+  return value;
+}
+
+interface LiteLLMEntry {
+  litellm_provider?: unknown;
+  mode?: unknown;
+  input_cost_per_token?: unknown;
+  output_cost_per_token?: unknown;
+  cache_read_input_token_cost?: unknown;
+  cache_creation_input_token_cost?: unknown;
+}
+
+/**
+ * Imports the chat models of one LiteLLM provider (`openai`, `anthropic`,
+ * `gemini`, …) as prices of our vendor `vendor`. The model name is LiteLLM's
+ * key without the provider prefix some keys carry ("gemini/gemini-2.0-flash").
+ */
+export function fromLiteLLMCatalog(
+  catalog: unknown,
+  provider: string,
+  vendor: string,
+): ImportResult {
+  const result: ImportResult = { prices: [], warnings: [] };
+  for (const [key, raw] of Object.entries(catalog as Record<string, LiteLLMEntry>)) {
+    if (typeof raw !== "object" || raw === null || raw.litellm_provider !== provider) continue;
+    if (raw.mode !== "chat") continue;
+    const model = key.startsWith(`${provider}/`) ? key.slice(provider.length + 1) : key;
+    if (
+      typeof raw.input_cost_per_token !== "number" ||
+      typeof raw.output_cost_per_token !== "number"
+    ) {
+      result.warnings.push(`${key}: no input or output price; skipped`);
+      continue;
+    }
+    const price: ImportedPrice = {
+      vendor,
+      model,
+      input: convert(decimalFromFloat(raw.input_cost_per_token), "input", key, result.warnings),
+      output: convert(decimalFromFloat(raw.output_cost_per_token), "output", key, result.warnings),
+    };
+    if (typeof raw.cache_read_input_token_cost === "number") {
+      price.cached_input = convert(
+        decimalFromFloat(raw.cache_read_input_token_cost),
+        "cached_input",
+        key,
+        result.warnings,
+      );
+    }
+    if (typeof raw.cache_creation_input_token_cost === "number") {
+      price.cache_write = convert(
+        decimalFromFloat(raw.cache_creation_input_token_cost),
+        "cache_write",
+        key,
+        result.warnings,
+      );
+    }
+    result.prices.push(price);
+  }
+  return result;
+}
+
+interface OpenRouterModel {
+  id?: unknown;
+  pricing?: {
+    prompt?: unknown;
+    completion?: unknown;
+    input_cache_read?: unknown;
+    input_cache_write?: unknown;
+  };
+}
+
+/**
+ * Imports OpenRouter's models list (the bare array, or `{data: [...]}`) as
+ * prices of our vendor `vendor` (OpenRouter itself, reached over its
+ * OpenAI-compatible API); the model is OpenRouter's id ("openai/gpt-4o").
+ * Variable-priced routers (a price of "-1") are skipped with a warning.
+ */
+export function fromOpenRouterModels(models: unknown, vendor: string): ImportResult {
+  const result: ImportResult = { prices: [], warnings: [] };
+  const list = Array.isArray(models) ? models : ((models as { data?: unknown[] })?.data ?? []);
+  for (const raw of list as OpenRouterModel[]) {
+    const id = String(raw.id);
+    const { prompt, completion, input_cache_read, input_cache_write } = raw.pricing ?? {};
+    if (
+      typeof prompt !== "string" ||
+      typeof completion !== "string" ||
+      !/^\d/.test(prompt) ||
+      !/^\d/.test(completion)
+    ) {
+      result.warnings.push(
+        `${id}: no fixed prompt and completion price (${prompt}, ${completion}); skipped`,
+      );
+      continue;
+    }
+    const price: ImportedPrice = {
+      vendor,
+      model: id,
+      input: convert(prompt, "input", id, result.warnings),
+      output: convert(completion, "output", id, result.warnings),
+    };
+    if (typeof input_cache_read === "string")
+      price.cached_input = convert(input_cache_read, "cached_input", id, result.warnings);
+    if (typeof input_cache_write === "string")
+      price.cache_write = convert(input_cache_write, "cache_write", id, result.warnings);
+    result.prices.push(price);
+  }
+  return result;
+}
