@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     pool: "forks",
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "data/**"],
+    exclude: ["**/node_modules/**", "data/**"],
     // Starts the real Kafka broker once per run. UNIT_ONLY=1 leaves it out for a
     // quick local run of unit tests; a Kafka test then fails, it never skips.
     globalSetup: process.env.UNIT_ONLY === "1" ? [] : ["test/global-setup.ts"],
