@@ -7,7 +7,7 @@ import { PriceCatalog } from "../gateway/pricing.ts";
 import { Router } from "../gateway/routing.ts";
 import { loadConfig } from "./config.ts";
 
-const ROLES = ["all", "gateway", "ingest", "analytics", "simulator", "migrate"];
+const ROLES = ["all", "gateway", "ingest", "analytics", "simulator", "migrate", "replay"];
 
 describe("configuration", () => {
   it("the default config loads, with the demo key and no vendor (the simulator stands in)", () => {
@@ -44,6 +44,35 @@ describe("configuration", () => {
     const commands = Object.values(compose.services).flatMap((service) => service.command ?? []);
     expect(commands.length).toBeGreaterThan(0);
     for (const command of commands) expect(ROLES).toContain(command);
+  });
+
+  it("ingest batching, its metrics listener and the gateway's outbox have defaults and are validated", () => {
+    const config = loadConfig("config/switchboard.yaml", { INGEST_METRICS_PORT: "9999" });
+    expect(config.ingest).toEqual({
+      max_batch_events: 20_000,
+      max_batch_bytes: 16 * 1024 * 1024,
+      max_batch_wait_ms: 500,
+      metrics_host: "127.0.0.1",
+      metrics_port: 9999,
+    });
+    expect(config.outbox).toEqual({
+      max_bytes: 1024 * 1024 * 1024,
+      memory_events: 100_000,
+      send_timeout_ms: 5_000,
+    });
+    const directory = mkdtempSync(join(tmpdir(), "config-"));
+    const path = join(directory, "bad-batching.yaml");
+    writeFileSync(
+      path,
+      [
+        readFileSync("config/switchboard.yaml", "utf8"),
+        "ingest: { max_batch_events: 0 }",
+        "outbox: { memory_events: 10 }",
+      ].join("\n"),
+    );
+    writeFileSync(join(directory, "prices.yaml"), readFileSync("config/prices.yaml", "utf8"));
+    expect(() => loadConfig(path, {})).toThrow(/ingest\.max_batch_events: /);
+    expect(() => loadConfig(path, {})).toThrow(/outbox\.memory_events: /);
   });
 
   it("a bad config stops start-up naming the field", () => {

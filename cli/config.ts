@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { analyticsTokenConfig } from "../analytics/access.ts";
 import { gatewayConfig } from "../gateway/config.ts";
 
 export const DEFAULT_CONFIG_PATH = "config/switchboard.yaml";
@@ -22,8 +23,46 @@ export const switchboardConfig = z.object({
   kafka_brokers: z.string().optional().describe("comma list host:port; unset = local segment log"),
   kafka_partitions: z.number().int().positive().default(3),
   gateway: gatewayConfig,
-  analytics: listener(8081).default({ host: "127.0.0.1", port: 8081 }),
+  analytics: listener(8081)
+    .extend({
+      tokens: z
+        .array(analyticsTokenConfig)
+        .default([])
+        .describe(
+          "analytics bearer tokens: {id, sha256, tenants: [..]} or {id, sha256, admin: true}",
+        ),
+    })
+    .default({ host: "127.0.0.1", port: 8081, tokens: [] }),
   simulator: listener(8090).default({ host: "127.0.0.1", port: 8090 }),
+  ingest: z
+    .object({
+      // Below ClickHouse's max_insert_block_size (1,048,449), so an insert is one block,
+      // parsed whole before anything is written (ingest/table-insert.ts relies on it).
+      max_batch_events: z.number().int().min(1).max(1_000_000).default(20_000),
+      max_batch_bytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(512 * 1024 * 1024)
+        .default(16 * 1024 * 1024),
+      max_batch_wait_ms: z.number().int().min(0).max(60_000).default(500),
+      metrics_host: z.string().default("127.0.0.1"),
+      metrics_port: z.number().int().min(0).max(65535).default(9464),
+    })
+    .prefault({})
+    .describe("batching of event log → ClickHouse, and the ingest role's /metrics listener"),
+  outbox: z
+    .object({
+      max_bytes: z
+        .number()
+        .int()
+        .min(1024 * 1024)
+        .default(1024 * 1024 * 1024),
+      memory_events: z.number().int().min(1_000).default(100_000),
+      send_timeout_ms: z.number().int().min(100).max(600_000).default(5_000),
+    })
+    .prefault({})
+    .describe("the gateway's disk outbox under <data_dir>/outbox while Kafka is unreachable"),
 });
 
 export type SwitchboardConfig = z.infer<typeof switchboardConfig>;
@@ -41,6 +80,11 @@ const ENVIRONMENT_OVERRIDES: [string, (config: Record<string, unknown>, value: s
     ["ANALYTICS_PORT", (config, value) => (section(config, "analytics").port = Number(value))],
     ["SIMULATOR_HOST", (config, value) => (section(config, "simulator").host = value)],
     ["SIMULATOR_PORT", (config, value) => (section(config, "simulator").port = Number(value))],
+    ["INGEST_METRICS_HOST", (config, value) => (section(config, "ingest").metrics_host = value)],
+    [
+      "INGEST_METRICS_PORT",
+      (config, value) => (section(config, "ingest").metrics_port = Number(value)),
+    ],
   ];
 
 export const ENVIRONMENT_VARIABLES = ENVIRONMENT_OVERRIDES.map(([name]) => name);

@@ -3,9 +3,12 @@
 import { pino } from "pino";
 import { loadConfig, type SwitchboardConfig } from "./config.ts";
 import { startDemoVendors } from "./demo.ts";
+import { startMetricsServer } from "./metrics-server.ts";
 import {
   clickhouseUrl,
+  metricsRegistry,
   openClickHouse,
+  runReplay,
   type Stop,
   startAnalytics,
   startGateway,
@@ -19,6 +22,8 @@ const USAGE = `usage: switchboard <role>
   analytics   the analytics API
   simulator   simulated vendors only
   migrate     apply ClickHouse migrations and exit
+  replay [--from <ISO-8601 time>]
+              rebuild the ClickHouse event tables from the event log and exit
 config: $SWITCHBOARD_CONFIG (default config/switchboard.yaml)`;
 
 async function main(role: string | undefined): Promise<Stop[]> {
@@ -28,6 +33,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
   }
   const config = loadConfig();
   const logger = pino({ level: config.log_level });
+  const metrics = metricsRegistry();
   const stops: Stop[] = [];
   const fail = (error: unknown) => {
     logger.fatal({ err: error }, "a role failed; stopping");
@@ -48,18 +54,47 @@ async function main(role: string | undefined): Promise<Stop[]> {
       );
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      stops.push(await startIngest(config, clickhouse, logger, fail));
+      // One registry for the three roles, served at the gateway's /metrics.
+      stops.push(await startIngest(config, clickhouse, logger, fail, metrics));
       stops.push((await startAnalytics(config, clickhouse, logger)).stop);
-      stops.push((await startGateway(config, gatewayConfig, logger)).stop);
+      stops.push((await startGateway(config, gatewayConfig, logger, metrics)).stop);
       break;
     }
     case "gateway":
-      stops.push((await startGateway(config, await withVendors(config), logger)).stop);
+      stops.push((await startGateway(config, await withVendors(config), logger, metrics)).stop);
       break;
     case "ingest": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      stops.push(await startIngest(config, clickhouse, logger, fail));
+      stops.push(await startIngest(config, clickhouse, logger, fail, metrics));
+      const server = await startMetricsServer(
+        metrics,
+        config.ingest.metrics_host,
+        config.ingest.metrics_port,
+        logger,
+      );
+      stops.push(server.stop);
+      logger.info(`ingest metrics on ${server.url}/metrics`);
+      break;
+    }
+    case "replay": {
+      const from = parseFrom(process.argv.slice(3));
+      const clickhouse = await openClickHouse(config, logger);
+      const interrupted = new AbortController();
+      const interrupt = () => interrupted.abort();
+      process.once("SIGINT", interrupt);
+      process.once("SIGTERM", interrupt);
+      try {
+        const summary = await runReplay(config, clickhouse, logger, {
+          from,
+          signal: interrupted.signal,
+        });
+        console.log(JSON.stringify(summary));
+      } finally {
+        process.removeListener("SIGINT", interrupt);
+        process.removeListener("SIGTERM", interrupt);
+        await clickhouse.close();
+      }
       break;
     }
     case "analytics": {
@@ -84,6 +119,24 @@ async function main(role: string | undefined): Promise<Stop[]> {
       process.exitCode = 2;
   }
   return stops;
+}
+
+/** `--from <ISO-8601 time>` (or `--from=<time>`), or nothing; anything else stops with a message. */
+function parseFrom(argumentsAfterRole: string[]): Date | undefined {
+  if (argumentsAfterRole.length === 0) return undefined;
+  const [first, second] = argumentsAfterRole;
+  let value: string | undefined;
+  if (first === "--from" && argumentsAfterRole.length === 2) value = second;
+  else if (first?.startsWith("--from=") && argumentsAfterRole.length === 1) value = first.slice(7);
+  // A date first: Date.parse alone would take "1" or "May" as a time.
+  const from =
+    value !== undefined && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(from)) {
+    throw new Error(
+      `replay takes only --from <ISO-8601 time>, e.g. --from 2026-11-20T00:00:00Z\n${USAGE}`,
+    );
+  }
+  return new Date(from);
 }
 
 async function shutdown(stops: Stop[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { buildAnalytics } from "../analytics/app.ts";
 import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts";
 import { migrate } from "../clickhouse/migrate.ts";
@@ -8,7 +9,9 @@ import { buildGateway } from "../gateway/app.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
 import { INGEST_GROUP, INGEST_TOPICS, runIngest } from "../ingest/consumer.ts";
+import { IngestMetrics } from "../ingest/ingest-metrics.ts";
 import { EventLoader } from "../ingest/loader.ts";
+import { type ReplaySummary, replay } from "../ingest/replay.ts";
 import type { SwitchboardConfig } from "./config.ts";
 
 /** Something started that must be stopped, in reverse order, on shutdown. */
@@ -18,26 +21,49 @@ export function clickhouseUrl(config: SwitchboardConfig): string {
   return config.clickhouse_url ?? `chdb:${join(config.data_dir, "clickhouse")}`;
 }
 
-export function eventLogFor(config: SwitchboardConfig) {
+export function eventLogFor(config: SwitchboardConfig, metrics?: Registry, logger?: Logger) {
   return openEventLog({
     kafkaBrokers: config.kafka_brokers,
     localDirectory: join(config.data_dir, "events"),
+    outboxDirectory: join(config.data_dir, "outbox"),
     partitions: config.kafka_partitions,
+    logger,
+    metrics,
+    batching: {
+      maxBatchRecords: config.ingest.max_batch_events,
+      maxBatchBytes: config.ingest.max_batch_bytes,
+      maxBatchWaitMilliseconds: config.ingest.max_batch_wait_ms,
+    },
+    outbox: {
+      maxSpoolBytes: config.outbox.max_bytes,
+      maxMemoryEvents: config.outbox.memory_events,
+      sendTimeoutMilliseconds: config.outbox.send_timeout_ms,
+    },
   });
+}
+
+/** One registry per process: every role in it reports there; `collectDefaultMetrics` adds the process's own. */
+export function metricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }
 
 export async function startGateway(
   config: SwitchboardConfig,
   gatewayConfig: GatewayConfig,
   logger: Logger,
+  metrics: Registry,
 ): Promise<{ url: string; stop: Stop }> {
   const prices = PriceCatalog.load(gatewayConfig.price_catalog);
-  const sink = await eventLogFor(config).createSink();
+  // With Kafka, an outbox under <data_dir>/outbox/gateway: requests never wait on Kafka.
+  const sink = await eventLogFor(config, metrics, logger).createSink({ outbox: "gateway" });
   const app = buildGateway({
     config: gatewayConfig,
     prices,
     sink,
     logger: logger.child({ role: "gateway" }),
+    metrics,
   });
   const url = await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
   logger.info(`gateway listening on ${url} (OpenAI API at ${url}/v1)`);
@@ -55,12 +81,16 @@ export async function startIngest(
   clickhouse: ClickHouseClient,
   logger: Logger,
   onFailure: (error: unknown) => void,
+  metrics: Registry,
 ): Promise<Stop> {
-  const eventLog = eventLogFor(config);
+  const ingestLogger = logger.child({ role: "ingest" });
+  const eventLog = eventLogFor(config, metrics, ingestLogger);
+  // Plain (no outbox): a dead letter not in the log fails the batch, which is not committed.
   const deadLetterSink = await eventLog.createSink();
   const source = await eventLog.createSource(INGEST_GROUP, INGEST_TOPICS);
-  const ingestLogger = logger.child({ role: "ingest" });
-  runIngest(source, new EventLoader(clickhouse, deadLetterSink), ingestLogger).catch(onFailure);
+  const ingestMetrics = IngestMetrics.for(metrics);
+  const loader = new EventLoader(clickhouse, deadLetterSink, { metrics: ingestMetrics });
+  runIngest(source, loader, { logger: ingestLogger, metrics: ingestMetrics }).catch(onFailure);
   ingestLogger.info(`ingest consuming ${INGEST_TOPICS.join(", ")}`);
   return async () => {
     await source.close();
@@ -68,12 +98,40 @@ export async function startIngest(
   };
 }
 
+/** `switchboard replay`: the event tables rebuilt from the log; see ingest/replay.ts. */
+export async function runReplay(
+  config: SwitchboardConfig,
+  clickhouse: ClickHouseClient,
+  logger: Logger,
+  options: { from?: Date; signal?: AbortSignal },
+): Promise<ReplaySummary> {
+  const replayLogger = logger.child({ role: "replay" });
+  const eventLog = eventLogFor(config, undefined, replayLogger);
+  const deadLetterSink = await eventLog.createSink();
+  try {
+    return await replay({
+      eventLog,
+      clickhouse,
+      deadLetterSink,
+      from: options.from,
+      signal: options.signal,
+      logger: replayLogger,
+    });
+  } finally {
+    await deadLetterSink.close();
+  }
+}
+
 export async function startAnalytics(
   config: SwitchboardConfig,
   clickhouse: ClickHouseClient,
   logger: Logger,
 ): Promise<{ url: string; stop: Stop }> {
-  const app = buildAnalytics({ clickhouse, logger: logger.child({ role: "analytics" }) });
+  const app = buildAnalytics({
+    clickhouse,
+    logger: logger.child({ role: "analytics" }),
+    tokens: config.analytics.tokens,
+  });
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
   logger.info(`analytics listening on ${url} (GET ${url}/v1/matrix)`);
   return { url, stop: () => app.close() };

@@ -4,6 +4,11 @@ export {
   ensureTopics,
   switchboardTopics,
 } from "./kafka/ensure-topics.ts";
+export {
+  KafkaBatchSender,
+  type KafkaBatchSenderOptions,
+  SendTimeoutError,
+} from "./kafka/kafka-batch-sender.ts";
 export { KafkaSink, type KafkaSinkOptions } from "./kafka/kafka-sink.ts";
 export { KafkaSource, type KafkaSourceOptions } from "./kafka/kafka-source.ts";
 export {
@@ -14,5 +19,16 @@ export {
 } from "./local/local-log-sink.ts";
 export { LocalLogSource, type LocalLogSourceOptions } from "./local/local-log-source.ts";
 export { type EventLog, type EventLogOptions, openEventLog } from "./open-event-log.ts";
-export type { EventSink, EventSource, LogRecord } from "./ports.ts";
+export { OutboxMetrics, type OutboxState } from "./outbox/outbox-metrics.ts";
+export { OutboxFullError, OutboxSink, type OutboxSinkOptions } from "./outbox/outbox-sink.ts";
+export type {
+  BatchContext,
+  BatchHandler,
+  EventSink,
+  EventSource,
+  LogRecord,
+  PartitionLag,
+  ReplaySource,
+} from "./ports.ts";
 export { DroppedRecordsError } from "./record-batcher.ts";
+export type { RecordWriter } from "./record-writer.ts";

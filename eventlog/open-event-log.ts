@@ -1,24 +1,47 @@
+import { join } from "node:path";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { kafkaFromBrokers } from "./kafka/client.ts";
 import { ensureTopics } from "./kafka/ensure-topics.ts";
+import { KafkaBatchSender } from "./kafka/kafka-batch-sender.ts";
+import { openKafkaReplay } from "./kafka/kafka-replay.ts";
 import { KafkaSink, type KafkaSinkOptions } from "./kafka/kafka-sink.ts";
 import { KafkaSource } from "./kafka/kafka-source.ts";
 import { LocalLogSink, type LocalLogSinkOptions } from "./local/local-log-sink.ts";
 import { LocalLogSource } from "./local/local-log-source.ts";
+import { openLocalReplay } from "./local/local-replay.ts";
 import { defaultEventLogLogger } from "./logger.ts";
-import type { EventSink, EventSource } from "./ports.ts";
+import { OutboxMetrics } from "./outbox/outbox-metrics.ts";
+import { OutboxSink } from "./outbox/outbox-sink.ts";
+import type { EventSink, EventSource, ReplaySource } from "./ports.ts";
+import type { RecordWriter } from "./record-writer.ts";
 
 export interface EventLogOptions {
   /** `KAFKA_BROKERS` ("host:port,host:port"): when set, the log is Kafka; otherwise the local log. */
   kafkaBrokers?: string;
   /** Root of the local log (`./data/events` in embedded mode). */
   localDirectory: string;
+  /**
+   * Kafka only: root of the outboxes (`./data/outbox`). A sink created with
+   * `{ outbox: name }` spools to `<outboxDirectory>/<name>` while Kafka is
+   * unreachable. Required for such sinks.
+   */
+  outboxDirectory?: string;
   /** kafkajs client id. Default "switchboard". */
   clientId?: string;
   logger?: Logger;
-  local?: Omit<LocalLogSinkOptions, "directory" | "logger"> & {
-    /** Reader: most records per batch. Default 10,000. */
+  /** Where the outbox reports its metrics. */
+  metrics?: Registry;
+  /** How every source this log creates batches records for its handler. */
+  batching?: {
+    /** Default 20,000 (Kafka), 10,000 (local). */
     maxBatchRecords?: number;
+    /** Default 16 MiB. */
+    maxBatchBytes?: number;
+    /** Default 500 ms (Kafka: the fetch's wait at the broker), 0 (local). */
+    maxBatchWaitMilliseconds?: number;
+  };
+  local?: Omit<LocalLogSinkOptions, "directory" | "logger"> & {
     /** Reader: wait between looks when caught up. Default 50 ms. */
     pollIntervalMilliseconds?: number;
   };
@@ -29,61 +52,140 @@ export interface EventLogOptions {
   kafka?: Omit<KafkaSinkOptions, "logger"> & {
     /** Create missing Switchboard topics before the first sink or source. Default true. */
     ensureTopics?: boolean;
+    /** Heartbeat interval of sources. Default 3 s. */
+    heartbeatIntervalMilliseconds?: number;
+    /** Session timeout of sources. Default 30 s. */
+    sessionTimeoutMilliseconds?: number;
+  };
+  outbox?: {
+    /** Default 1 GiB. */
+    maxSpoolBytes?: number;
+    /** Default 100,000. */
+    maxMemoryEvents?: number;
+    /** A direct send to Kafka not acknowledged by then goes to the spool. Default 5 s. */
+    sendTimeoutMilliseconds?: number;
+    /** First wait after a failed drain. Default 500 ms. */
+    retryDelayMilliseconds?: number;
+    /** Default 10 s. */
+    closeDrainMilliseconds?: number;
   };
 }
 
 export interface EventLog {
   readonly kind: "kafka" | "local";
-  createSink(): Promise<EventSink>;
+  /**
+   * A writer. Plain (no `outbox`): `flush` means durable in the log itself,
+   * and rejects while the log is unreachable. With `outbox` on Kafka: an
+   * `OutboxSink` spooling to `<outboxDirectory>/<outbox>`, whose `flush` means
+   * in Kafka or in the spool, and which starts even while Kafka is down. The
+   * local log is its own durable store, so `outbox` changes nothing there.
+   */
+  createSink(options?: { outbox?: string }): Promise<EventSink>;
   createSource(group: string, topics: string[]): Promise<EventSource>;
+  /** A one-off source for `switchboard replay` (see ReplaySource). */
+  openReplay(topics: string[], options?: { from?: Date }): Promise<ReplaySource>;
 }
 
 /** The event log the configuration asks for: Kafka when brokers are given, else the local segment log. */
 export function openEventLog(options: EventLogOptions): EventLog {
   const logger = options.logger ?? defaultEventLogLogger();
+  const batching = options.batching ?? {};
   const kafkaBrokers = options.kafkaBrokers?.trim();
   if (!kafkaBrokers) {
-    const local = options.local ?? {};
+    const { pollIntervalMilliseconds, ...sinkOptions } = options.local ?? {};
+    const sourceOptions = {
+      directory: options.localDirectory,
+      maxBatchRecords: batching.maxBatchRecords,
+      maxBatchBytes: batching.maxBatchBytes,
+      maxBatchWaitMilliseconds: batching.maxBatchWaitMilliseconds,
+      pollIntervalMilliseconds,
+      logger,
+    };
     return {
       kind: "local",
-      createSink: () => LocalLogSink.open({ ...local, directory: options.localDirectory, logger }),
+      createSink: () =>
+        LocalLogSink.open({ ...sinkOptions, directory: options.localDirectory, logger }),
       createSource: async (group, topics) =>
-        new LocalLogSource({
-          directory: options.localDirectory,
-          topics,
-          group,
-          maxBatchRecords: local.maxBatchRecords,
-          pollIntervalMilliseconds: local.pollIntervalMilliseconds,
-          logger,
-        }),
+        new LocalLogSource({ ...sourceOptions, topics, group }),
+      openReplay: (topics) => openLocalReplay(topics, sourceOptions),
     };
   }
-  const kafkaOptions = options.kafka ?? {};
+  const {
+    ensureTopics: shouldEnsureTopics,
+    heartbeatIntervalMilliseconds,
+    sessionTimeoutMilliseconds,
+    ...sinkOptions
+  } = options.kafka ?? {};
   const kafka = kafkaFromBrokers(kafkaBrokers, options.clientId ?? "switchboard", { logger });
   let topicsReady: Promise<unknown> | undefined;
   // Once per log, shared by every sink and source; a failure is retried by the next caller.
   const ensureTopicsOnce = (): Promise<unknown> => {
-    if (kafkaOptions.ensureTopics === false) return Promise.resolve();
+    if (shouldEnsureTopics === false) return Promise.resolve();
     topicsReady ??= ensureTopics(kafkaBrokers, {
       logger,
       partitions: options.partitions,
       replicationFactor: options.replicationFactor,
+      // Fail within seconds when Kafka is down; the caller retries.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
     }).catch((error: unknown) => {
       topicsReady = undefined;
       throw error;
     });
     return topicsReady;
   };
+  const sourceOptions = {
+    maxBatchRecords: batching.maxBatchRecords,
+    maxBatchBytes: batching.maxBatchBytes,
+    maxBatchWaitMilliseconds: batching.maxBatchWaitMilliseconds,
+    heartbeatIntervalMilliseconds,
+    sessionTimeoutMilliseconds,
+    logger,
+  };
   return {
     kind: "kafka",
-    createSink: async () => {
-      await ensureTopicsOnce();
-      const { ensureTopics: _ensureTopics, ...sinkOptions } = kafkaOptions;
-      return KafkaSink.connect(kafka, { ...sinkOptions, logger });
+    createSink: async ({ outbox } = {}) => {
+      if (outbox === undefined) {
+        await ensureTopicsOnce();
+        return KafkaSink.connect(kafka, { ...sinkOptions, logger });
+      }
+      if (options.outboxDirectory === undefined) {
+        throw new Error(`an outbox sink ("${outbox}") needs EventLogOptions.outboxDirectory`);
+      }
+      const outboxOptions = options.outbox ?? {};
+      const sender = new KafkaBatchSender(kafka, {
+        logger,
+        sendTimeoutMilliseconds: outboxOptions.sendTimeoutMilliseconds ?? 5_000,
+      });
+      // The topics are made on the first send, not at start-up, so the gateway
+      // starts (and spools) while Kafka is down.
+      const kafkaWriter: RecordWriter = {
+        async write(records) {
+          await ensureTopicsOnce();
+          await sender.write(records);
+        },
+        close: () => sender.close(),
+      };
+      return OutboxSink.open({
+        directory: join(options.outboxDirectory, outbox),
+        primary: kafkaWriter,
+        maxSpoolBytes: outboxOptions.maxSpoolBytes,
+        maxMemoryEvents: outboxOptions.maxMemoryEvents,
+        retryDelayMilliseconds: outboxOptions.retryDelayMilliseconds,
+        closeDrainMilliseconds: outboxOptions.closeDrainMilliseconds,
+        lingerMilliseconds: sinkOptions.lingerMilliseconds,
+        maxBatchRecords: sinkOptions.maxBatchRecords,
+        maxBatchBytes: sinkOptions.maxBatchBytes,
+        metrics: options.metrics ? OutboxMetrics.for(options.metrics) : undefined,
+        logger,
+      });
     },
     createSource: async (group, topics) => {
       await ensureTopicsOnce();
-      return new KafkaSource(kafka, { group, topics, logger });
+      return new KafkaSource(kafka, { ...sourceOptions, group, topics });
+    },
+    openReplay: async (topics, { from } = {}) => {
+      await ensureTopicsOnce();
+      return openKafkaReplay(kafka, topics, { ...sourceOptions, from });
     },
   };
 }

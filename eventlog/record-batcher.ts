@@ -46,6 +46,11 @@ export interface RecordBatcherOptions {
   retryDelayMilliseconds: number;
   /** Past this many records waiting, the oldest are dropped and logged; `Infinity` never drops. */
   maxBufferedRecords: number;
+  /** Told how many records were just dropped (for a metric); the batcher logs them itself. */
+  onDropped?(count: number): void;
+  /** Past this many records waiting, each `add` calls `onBacklog` (the outbox spills to disk then). */
+  backlogThreshold?: number;
+  onBacklog?(): void;
   logger: Logger;
 }
 
@@ -98,6 +103,9 @@ export class RecordBatcher {
       sequence: this.nextSequence,
     });
     this.nextSequence += 1;
+    if (this.bufferedCount > (this.options.backlogThreshold ?? Number.POSITIVE_INFINITY)) {
+      this.options.onBacklog?.();
+    }
     if (this.bufferedCount > this.options.maxBufferedRecords) this.dropOldest();
     const backingOff = Date.now() < this.retryNotBefore;
     if (!backingOff && this.queue.length - this.queueHead >= this.options.maxBatchRecords) {
@@ -233,9 +241,9 @@ export class RecordBatcher {
   }
 
   /**
-   * Keeps memory bounded while the log is unreachable by dropping the oldest
-   * waiting records (never the batch in flight), loudly. The records are lost:
-   * this is the place a disk outbox (the local log) will take over.
+   * Keeps memory bounded while nothing can take the records by dropping the
+   * oldest waiting ones (never the batch in flight), loudly. The records are
+   * lost: behind the outbox this happens only once the disk outbox is full too.
    */
   private dropOldest(): void {
     const count = Math.min(
@@ -246,6 +254,7 @@ export class RecordBatcher {
     const firstDropped = (this.queue[this.queueHead] as QueuedRecord).sequence;
     this.queueHead += count;
     this.droppedSinceLastReport += count;
+    this.options.onDropped?.(count);
     this.rejectWaiters(
       (waiter) => waiter.throughSequence >= firstDropped,
       new DroppedRecordsError(count),

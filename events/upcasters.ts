@@ -12,6 +12,7 @@ const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
   route_decided: {},
   attempt_failed: {},
   request_completed: {},
+  quality_scored: {},
 };
 
 export function currentVersion(eventType: EventType): number {

@@ -1,92 +1,173 @@
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import type { EventSink, LogRecord } from "../eventlog/ports.ts";
-import { parseEvent } from "../events/parse.ts";
-import type { EventType } from "../events/schemas.ts";
-import { DEAD_LETTER_TOPIC } from "../events/topics.ts";
-import { TABLE_FOR_EVENT, toRow } from "./rows.ts";
+import { EVENT_TYPES, type EventType } from "../events/schemas.ts";
+import { type DeadLetter, deadLetterFor, storeDeadLetters } from "./dead-letters.ts";
+import { CURRENT_EVENTS, type DecodedEvent, type EventDecoder } from "./event-decoder.ts";
+import type { IngestMetrics } from "./ingest-metrics.ts";
+import { findStoredEventIds } from "./stored-event-ids.ts";
+import { type InsertOutcome, insertIsolatingBadValues } from "./table-insert.ts";
 
-export interface DeadLetter {
-  received_at: string;
-  source_topic: string;
-  source_partition: number;
-  source_offset: string;
-  reason: string;
-  payload: string;
-  payload_bytes: number;
-}
+export type { DeadLetter } from "./dead-letters.ts";
 
 export interface StoredBatch {
+  /** Rows inserted, per event type. */
   rows: Record<EventType, number>;
+  /** Payload bytes of the rows inserted, per event type. */
+  bytes: Record<EventType, number>;
+  /** Events left out because they were already stored, or repeated within the batch. */
+  duplicates: number;
+  /** Dead letters in the batch (new or seen before). */
   deadLetters: number;
 }
 
+export interface EventLoaderOptions {
+  /** The event contract. Default: the current one in events/. */
+  decoder?: EventDecoder;
+  /** Counts insert errors per table. */
+  metrics?: IngestMetrics;
+}
+
+interface PendingRow {
+  record: LogRecord;
+  event: DecodedEvent;
+}
+
 /**
- * Stores one batch read from the log. The order, and what each step guarantees:
- *  1. valid events → one insert per table. Tables collapse a repeated event_id,
- *     so a batch redelivered after a crash adds no visible row.
- *  2. invalid events → the dead_letters table and the dead-letter topic, with
- *     their original bytes, position and reason; the dead-letter sink is
- *     flushed (durable) before we return.
- *  3. only when both succeeded does this resolve, and only then does the
- *     source commit the batch's position. Any failure rejects: nothing is
- *     committed and the whole batch comes again.
+ * Stores one batch read from the log, so that storing it again (a
+ * redelivery) changes nothing: exactly once in effect. The order, and what
+ * each step guarantees:
+ *
+ *  1. decode every record; what fails (size, JSON, version, schema) is a
+ *     dead letter, never an error of the batch.
+ *  2. per table: drop events repeated in the batch, ask the table which of
+ *     the rest it already has (findStoredEventIds: bounded by tenant and
+ *     time, so it reads only those granules) and drop those, then insert the
+ *     rest in one statement. A row the table refuses for its value is cut out
+ *     (insertIsolatingBadValues) and becomes a dead letter.
+ *  3. dead letters → the dead-letter topic, flushed, then the dead_letters
+ *     table (storeDeadLetters).
+ *  4. only when all of it succeeded does `store` resolve, and only then does
+ *     the source commit the batch's position. Any failure rejects: nothing
+ *     is committed and the whole batch comes again, finds what step 2
+ *     already inserted, and inserts only the rest.
+ *
+ * Why step 2 is safe: a record lives in one partition, a partition has one
+ * reader at a time in a consumer group, and that reader stores a batch
+ * (insert resolves: the rows are visible) before it commits, and commits
+ * before it reads on. So when a batch is stored again, every earlier insert
+ * of its events has finished and is visible to the lookup. A copy of an
+ * event published twice (an outbox resend) sits in the same partition
+ * (same request id key), so it is found the same way. The one gap is a
+ * reader the group has already declared dead that is still inserting while
+ * the partition's new owner looks up the same events (a rebalance overlap
+ * past the session timeout): both may insert. The raw tables then still
+ * count it once, because they are ReplacingMergeTree on the same key and
+ * read with FINAL; only a rollup fed by a materialized view would count
+ * that event twice. The source narrows the gap further: it gives up a
+ * batch (uncommitted, not stored) when a heartbeat reports a rebalance.
+ *
+ * Not used: `insert_deduplication_token`. Without
+ * `non_replicated_deduplication_window` on a table (and on every
+ * materialized view's target), a token does nothing on a single server or
+ * chDB; with it on the source table but not on a rollup's target, a retried
+ * block is dropped from the table and still counted by the rollup (CHDB
+ * notes, trap 2). The lookup above covers the retried batch without either.
  */
 export class EventLoader {
+  private readonly decoder: EventDecoder;
+  private readonly metrics: IngestMetrics | undefined;
+
   constructor(
     private readonly clickhouse: ClickHouseClient,
     private readonly deadLetterSink: EventSink,
-  ) {}
+    options: EventLoaderOptions = {},
+  ) {
+    this.decoder = options.decoder ?? CURRENT_EVENTS;
+    this.metrics = options.metrics;
+  }
 
   async store(records: LogRecord[]): Promise<StoredBatch> {
-    const rowsByTable = new Map<EventType, Record<string, unknown>[]>();
-    const deadLetters: DeadLetter[] = [];
     const receivedAt = new Date().toISOString();
+    const rowsByTable = new Map<string, PendingRow[]>();
+    const deadLetters: DeadLetter[] = [];
     for (const record of records) {
-      const parsed = parseEvent(record.value);
-      if (parsed.ok) {
-        const rows = rowsByTable.get(parsed.event.event_type) ?? [];
-        rows.push(toRow(parsed.event));
-        rowsByTable.set(parsed.event.event_type, rows);
-      } else {
-        deadLetters.push({
-          received_at: receivedAt,
-          source_topic: record.topic,
-          source_partition: record.partition,
-          source_offset: record.offset,
-          reason: parsed.reason,
-          payload: record.value.toString("utf8"),
-          payload_bytes: record.value.length,
-        });
+      const decoded = this.decoder.decode(record.value);
+      if (!decoded.ok) {
+        deadLetters.push(deadLetterFor(record, decoded.reason, receivedAt));
+        continue;
       }
+      const rows = rowsByTable.get(decoded.table);
+      if (rows === undefined) rowsByTable.set(decoded.table, [{ record, event: decoded }]);
+      else rows.push({ record, event: decoded });
     }
     const stored: StoredBatch = {
-      rows: { route_decided: 0, attempt_failed: 0, request_completed: 0 },
-      deadLetters: deadLetters.length,
+      rows: countPerEventType(),
+      bytes: countPerEventType(),
+      duplicates: 0,
+      deadLetters: 0,
     };
-    // chDB runs one statement at a time per connection: insert table by table.
-    for (const [eventType, rows] of rowsByTable) {
-      await this.clickhouse.insert({
-        table: TABLE_FOR_EVENT[eventType],
-        values: rows,
-        format: "JSONEachRow",
-      });
-      stored.rows[eventType] = rows.length;
-    }
-    if (deadLetters.length > 0) {
-      await this.clickhouse.insert({
-        table: "switchboard.dead_letters",
-        values: deadLetters,
-        format: "JSONEachRow",
-      });
-      for (const deadLetter of deadLetters) {
-        this.deadLetterSink.append(
-          DEAD_LETTER_TOPIC,
-          `${deadLetter.source_topic}:${deadLetter.source_partition}:${deadLetter.source_offset}`,
-          JSON.stringify(deadLetter),
+    // chDB runs one statement at a time per connection: table by table.
+    for (const [table, rows] of rowsByTable) {
+      let fresh: PendingRow[];
+      let outcome: InsertOutcome;
+      try {
+        fresh = await this.withoutStoredEvents(table, rows);
+        stored.duplicates += rows.length - fresh.length;
+        if (fresh.length === 0) continue;
+        outcome = await insertIsolatingBadValues(
+          this.clickhouse,
+          table,
+          fresh.map((pending) => pending.event.row),
         );
+      } catch (error) {
+        this.metrics?.insertErrors.inc({ table });
+        throw error;
       }
-      await this.deadLetterSink.flush();
+      const refused = new Set(outcome.refused.map((refusal) => refusal.index));
+      for (const refusal of outcome.refused) {
+        const pending = fresh[refusal.index] as PendingRow;
+        deadLetters.push(deadLetterFor(pending.record, refusal.reason, receivedAt));
+      }
+      fresh.forEach((pending, index) => {
+        if (refused.has(index)) return;
+        stored.rows[pending.event.eventType] += 1;
+        stored.bytes[pending.event.eventType] += pending.record.value.length;
+      });
+    }
+    stored.deadLetters = deadLetters.length;
+    try {
+      await storeDeadLetters(this.clickhouse, this.deadLetterSink, deadLetters);
+    } catch (error) {
+      this.metrics?.insertErrors.inc({ table: "switchboard.dead_letters" });
+      throw error;
     }
     return stored;
   }
+
+  /** The batch's rows for one table minus repeats within it and events the table already has. */
+  private async withoutStoredEvents(table: string, rows: PendingRow[]): Promise<PendingRow[]> {
+    const seen = new Set<string>();
+    const unique: PendingRow[] = [];
+    for (const pending of rows) {
+      // ClickHouse answers ids in lowercase; an id differing only in case is the same UUID.
+      const eventId = pending.event.eventId.toLowerCase();
+      if (seen.has(eventId)) continue;
+      seen.add(eventId);
+      unique.push(pending);
+    }
+    const alreadyStored = await findStoredEventIds(
+      this.clickhouse,
+      table,
+      unique.map((pending) => pending.event),
+    );
+    if (alreadyStored.size === 0) return unique;
+    return unique.filter((pending) => !alreadyStored.has(pending.event.eventId.toLowerCase()));
+  }
+}
+
+function countPerEventType(): Record<EventType, number> {
+  return Object.fromEntries(EVENT_TYPES.map((eventType) => [eventType, 0])) as Record<
+    EventType,
+    number
+  >;
 }

@@ -5,6 +5,7 @@ export const TABLE_FOR_EVENT: Record<EventType, string> = {
   route_decided: "switchboard.route_decided",
   attempt_failed: "switchboard.attempt_failed",
   request_completed: "switchboard.request_completed",
+  quality_scored: "switchboard.quality_scored",
 };
 
 /**

@@ -42,9 +42,22 @@ export function kafkaFromBrokers(
   return new Kafka(config);
 }
 
+/**
+ * kafkajs warns on every idempotent producer with bounded retries. Ours are
+ * bounded on purpose (KafkaBatchSender): a failed batch is retried by the
+ * sink or the outbox, and a duplicate that makes is dropped by ingest.
+ */
+const EXPECTED_WARNINGS = new Set([
+  "Limiting retries for the idempotent producer may invalidate EoS guarantees",
+]);
+
 function logThroughPino(logger: Logger, entry: LogEntry): void {
   const { message, timestamp: _timestamp, ...details } = entry.log;
   const fields = { namespace: entry.namespace, ...details };
+  if (EXPECTED_WARNINGS.has(message)) {
+    logger.debug(fields, message);
+    return;
+  }
   switch (entry.level) {
     case logLevel.ERROR:
       logger.error(fields, message);

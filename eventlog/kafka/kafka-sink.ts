@@ -1,10 +1,11 @@
-import { type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { SwitchboardEvent } from "../../events/schemas.ts";
 import { topicFor } from "../../events/topics.ts";
 import { defaultEventLogLogger } from "../logger.ts";
 import type { EventSink } from "../ports.ts";
-import { type PendingRecord, RecordBatcher } from "../record-batcher.ts";
+import { RecordBatcher } from "../record-batcher.ts";
+import { KafkaBatchSender } from "./kafka-batch-sender.ts";
 
 export interface KafkaSinkOptions {
   /** How long the first buffered record waits for others to share its request. Default 5 ms. */
@@ -16,18 +17,21 @@ export interface KafkaSinkOptions {
    * 1 MiB `message.max.bytes` for a partition's record batch.
    */
   maxBatchBytes?: number;
-  /** While Kafka is unreachable, at most this many records wait in memory. Default 100,000. */
-  maxBufferedRecords?: number;
-  /** After a failed send (kafkajs has already retried it), the next try comes this long after. Default 1 s. */
+  /** After a failed send, the next try comes this long after (or at the next flush). Default 1 s. */
   retryDelayMilliseconds?: number;
+  /** A send not acknowledged by then fails and is retried. Default 30 s. */
+  sendTimeoutMilliseconds?: number;
   logger?: Logger;
 }
 
 /**
- * The distributed event log's writer. `publish` and `append` only buffer;
- * batches go out with `sendBatch` from an idempotent producer with acks=all,
- * so `flush` resolves once every in-sync replica has the records (and a
- * retried request is not written twice by the broker).
+ * The distributed event log's plain writer: `publish` and `append` only
+ * buffer; batches go out through an idempotent producer with acks=all, so
+ * `flush` resolves once every in-sync replica has the records. A failed send
+ * keeps its records buffered, in order, and retries them; nothing is dropped,
+ * and every `flush` rejects while Kafka is unreachable. Ingest uses it for dead
+ * letters, where a rejected flush means "do not commit". The gateway uses it
+ * behind the outbox (`OutboxSink`), which bounds memory by spooling to disk.
  */
 export class KafkaSink implements EventSink {
   private readonly batcher: RecordBatcher;
@@ -35,38 +39,31 @@ export class KafkaSink implements EventSink {
   private closed = false;
 
   private constructor(
-    private readonly producer: Producer,
+    private readonly sender: KafkaBatchSender,
     options: KafkaSinkOptions,
   ) {
     this.logger = options.logger ?? defaultEventLogLogger();
     this.batcher = new RecordBatcher({
       name: "kafka sink",
-      deliver: (records) => this.send(records),
+      deliver: (records) => this.sender.write(records),
       lingerMilliseconds: options.lingerMilliseconds ?? 5,
       maxBatchRecords: options.maxBatchRecords ?? 1_000,
       maxBatchBytes: options.maxBatchBytes ?? 900 * 1024,
       retryDelayMilliseconds: options.retryDelayMilliseconds ?? 1_000,
-      // TEMPORARY: while Kafka is down the oldest records are dropped past this
-      // bound, logged loudly with their count. A later issue replaces the drop
-      // with a disk outbox (spool to the local log, drain in order).
-      maxBufferedRecords: options.maxBufferedRecords ?? 100_000,
+      maxBufferedRecords: Number.POSITIVE_INFINITY,
       logger: this.logger,
     });
   }
 
+  /** Connects the producer first, so a broker that is down fails here, at start-up. */
   static async connect(kafka: Kafka, options: KafkaSinkOptions = {}): Promise<KafkaSink> {
-    const producer = kafka.producer({
-      // The broker drops a retried batch it already has; kafkajs needs one
-      // request in flight per broker for that (and for order).
-      idempotent: true,
-      maxInFlightRequests: 1,
-      // Explicit, so kafkajs does not warn about its v2 default change; this is
-      // the Java client's murmur2 partitioner: a request id maps to one partition.
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
+    const logger = options.logger ?? defaultEventLogLogger();
+    const sender = new KafkaBatchSender(kafka, {
+      logger,
+      sendTimeoutMilliseconds: options.sendTimeoutMilliseconds,
     });
-    await producer.connect();
-    return new KafkaSink(producer, options);
+    await sender.connect();
+    return new KafkaSink(sender, { ...options, logger });
   }
 
   publish(event: SwitchboardEvent): void {
@@ -96,22 +93,7 @@ export class KafkaSink implements EventSink {
       throw error;
     } finally {
       this.batcher.stop();
-      await this.producer.disconnect();
+      await this.sender.close();
     }
-  }
-
-  /** One request for the whole batch; resolves when every in-sync replica has it (acks -1). */
-  private async send(records: PendingRecord[]): Promise<void> {
-    const messagesByTopic = new Map<string, Message[]>();
-    for (const record of records) {
-      const message: Message = { key: record.key, value: record.value };
-      const messages = messagesByTopic.get(record.topic);
-      if (messages === undefined) messagesByTopic.set(record.topic, [message]);
-      else messages.push(message);
-    }
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...messagesByTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
   }
 }

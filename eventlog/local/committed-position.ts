@@ -1,7 +1,7 @@
 // A consumer group's committed position in one topic of the local log:
 // `<topic>/.consumers/<group>`, holding `{"next_offset": N}` — the offset of the
 // first record the group has not yet stored. A missing file means "from the start".
-import { open, readFile, rename } from "node:fs/promises";
+import { open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { makeDirectoryDurably, syncDirectory } from "./segment-files.ts";
 
@@ -54,4 +54,12 @@ export async function writeCommittedPosition(
   }
   await rename(temporaryPath, path);
   await syncDirectory(consumersDirectory);
+}
+
+/** Forgets a group's position in the topic (a replay's group, once it is done). */
+export async function removeCommittedPosition(
+  topicDirectory: string,
+  group: string,
+): Promise<void> {
+  await rm(positionPath(topicDirectory, group), { force: true });
 }

@@ -1,20 +1,10 @@
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import type { SwitchboardEvent } from "../../events/schemas.ts";
 import { topicFor } from "../../events/topics.ts";
 import { defaultEventLogLogger } from "../logger.ts";
 import type { EventSink } from "../ports.ts";
-import { PartialDeliveryError, type PendingRecord, RecordBatcher } from "../record-batcher.ts";
-import { assertLegalName } from "../topic-names.ts";
-import { encodeRecordLine } from "./record-line.ts";
-import { listSegments, makeDirectoryDurably } from "./segment-files.ts";
-import {
-  AppendError,
-  acquireTopicAppender,
-  releaseTopicAppender,
-  type TopicAppender,
-} from "./topic-appender.ts";
+import { RecordBatcher } from "../record-batcher.ts";
+import { LocalLogWriter } from "./local-log-writer.ts";
 
 export const DEFAULT_LOCAL_LOG_DIRECTORY = "./data/events";
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -43,21 +33,19 @@ export interface LocalLogSinkOptions {
  */
 export class LocalLogSink implements EventSink {
   readonly directory: string;
-  private readonly segmentBytes: number;
   private readonly logger: Logger;
   private readonly batcher: RecordBatcher;
-  private readonly appenders = new Map<string, Promise<TopicAppender>>();
-  /** Topic names already found legal, so the check costs one lookup per event. */
-  private readonly checkedTopics = new Set<string>();
   private closed = false;
 
-  private constructor(options: LocalLogSinkOptions) {
-    this.directory = options.directory ?? DEFAULT_LOCAL_LOG_DIRECTORY;
-    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  private constructor(
+    private readonly writer: LocalLogWriter,
+    options: LocalLogSinkOptions,
+  ) {
+    this.directory = writer.directory;
     this.logger = options.logger ?? defaultEventLogLogger();
     this.batcher = new RecordBatcher({
       name: `local log ${this.directory}`,
-      deliver: (records) => this.writeBatch(records),
+      deliver: (records) => this.writer.write(records),
       lingerMilliseconds: options.lingerMilliseconds ?? 5,
       maxBatchRecords: options.maxBatchRecords ?? 4_096,
       // Local disk has no request size limit; this only keeps one write's buffer modest.
@@ -74,15 +62,13 @@ export class LocalLogSink implements EventSink {
    * the offsets continue after the last complete record.
    */
   static async open(options: LocalLogSinkOptions = {}): Promise<LocalLogSink> {
-    const sink = new LocalLogSink(options);
-    await makeDirectoryDurably(sink.directory);
-    const entries = await readdir(sink.directory, { withFileTypes: true });
-    for (const entry of entries) {
-      if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
-      if ((await listSegments(join(sink.directory, entry.name))).length === 0) continue;
-      await sink.appenderFor(entry.name);
-    }
-    return sink;
+    const logger = options.logger ?? defaultEventLogLogger();
+    const writer = await LocalLogWriter.open({
+      directory: options.directory ?? DEFAULT_LOCAL_LOG_DIRECTORY,
+      segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+      logger,
+    });
+    return new LocalLogSink(writer, { ...options, logger });
   }
 
   publish(event: SwitchboardEvent): void {
@@ -91,10 +77,7 @@ export class LocalLogSink implements EventSink {
 
   append(topic: string, key: string, value: string): void {
     if (this.closed) throw new Error(`local log sink ${this.directory} is closed`);
-    if (!this.checkedTopics.has(topic)) {
-      assertLegalName("topic", topic);
-      this.checkedTopics.add(topic);
-    }
+    this.writer.checkTopic(topic);
     this.batcher.add({ topic, key, value });
   }
 
@@ -116,56 +99,7 @@ export class LocalLogSink implements EventSink {
       throw error;
     } finally {
       this.batcher.stop();
-      const topics = [...this.appenders.keys()];
-      this.appenders.clear();
-      await Promise.all(topics.map((topic) => releaseTopicAppender(join(this.directory, topic))));
-    }
-  }
-
-  private appenderFor(topic: string): Promise<TopicAppender> {
-    let appender = this.appenders.get(topic);
-    if (appender === undefined) {
-      appender = acquireTopicAppender(join(this.directory, topic), this.segmentBytes, this.logger);
-      this.appenders.set(topic, appender);
-      // Forget a failed open so the retry opens again (and is not released twice).
-      appender.catch(() => this.appenders.delete(topic));
-    }
-    return appender;
-  }
-
-  /**
-   * Topics are written in parallel, each in order. A topic whose write failed
-   * sends back only its lines that are not yet durable, so a retry never
-   * writes a record twice.
-   */
-  private async writeBatch(records: PendingRecord[]): Promise<void> {
-    const recordsByTopic = new Map<string, PendingRecord[]>();
-    for (const record of records) {
-      const topicRecords = recordsByTopic.get(record.topic);
-      if (topicRecords === undefined) recordsByTopic.set(record.topic, [record]);
-      else topicRecords.push(record);
-    }
-    const undelivered: PendingRecord[] = [];
-    let firstError: unknown;
-    await Promise.all(
-      [...recordsByTopic].map(async ([topic, topicRecords]) => {
-        try {
-          const appender = await this.appenderFor(topic);
-          await appender.append(
-            topicRecords.map((record) => encodeRecordLine(record.key, record.value)),
-          );
-        } catch (error) {
-          const appended = error instanceof AppendError ? error.appendedLines : 0;
-          undelivered.push(...topicRecords.slice(appended));
-          firstError ??= error instanceof AppendError ? error.cause : error;
-        }
-      }),
-    );
-    if (undelivered.length > 0) {
-      // Back in the order they were added, so the retry keeps each topic's order.
-      const position = new Map(records.map((record, index) => [record, index]));
-      undelivered.sort((left, right) => (position.get(left) ?? 0) - (position.get(right) ?? 0));
-      throw new PartialDeliveryError(undelivered, { cause: firstError });
+      await this.writer.close();
     }
   }
 }

@@ -2,7 +2,7 @@
 // one partition (0) per topic. Offsets are JavaScript numbers: safe integers
 // reach 9·10^15 records, far past what one disk holds.
 import { constants as fileConstants } from "node:fs";
-import { type FileHandle, mkdir, open, readdir } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LINE_FEED } from "./record-line.ts";
 
@@ -105,4 +105,69 @@ export async function scanLines(
     position += bytesRead;
   }
   return { lines, endOfLastLine };
+}
+
+/**
+ * Deletes the segments whose every record is below `offset` (a reader has
+ * them all and they are no longer needed) and returns the bytes freed. The
+ * last segment is never deleted: it is the one the writer appends to and the
+ * one whose name carries the offsets on. The folder is fsync'd after, so a
+ * crash cannot bring a deleted segment back under a reader.
+ */
+export async function deleteSegmentsBefore(
+  topicDirectory: string,
+  offset: number,
+): Promise<number> {
+  const segments = await listSegments(topicDirectory);
+  let freedBytes = 0;
+  for (let index = 0; index + 1 < segments.length; index += 1) {
+    const nextFirstOffset = segments[index + 1] as number;
+    if (nextFirstOffset > offset) break;
+    const path = segmentPath(topicDirectory, segments[index] as number);
+    freedBytes += (await stat(path)).size;
+    await unlink(path);
+  }
+  if (freedBytes > 0) await syncDirectory(topicDirectory);
+  return freedBytes;
+}
+
+/** Total bytes of the topic's segment files. */
+export async function segmentBytesOnDisk(topicDirectory: string): Promise<number> {
+  let bytes = 0;
+  for (const firstOffset of await listSegments(topicDirectory)) {
+    bytes += (await stat(segmentPath(topicDirectory, firstOffset))).size;
+  }
+  return bytes;
+}
+
+/** Where a previous `countRecords` stopped, so the next call scans only what was added. */
+export interface RecordCountCursor {
+  segment: number;
+  position: number;
+  records: number;
+}
+
+/**
+ * The topic's end offset: the offset its next record will get. Scans only
+ * the bytes added since `cursor` (pass the returned one back next time).
+ */
+export async function endOffsetOf(
+  topicDirectory: string,
+  cursor?: RecordCountCursor,
+): Promise<RecordCountCursor> {
+  const lastSegment = (await listSegments(topicDirectory)).at(-1);
+  if (lastSegment === undefined) return { segment: 0, position: 0, records: 0 };
+  const start =
+    cursor?.segment === lastSegment ? cursor : { segment: lastSegment, position: 0, records: 0 };
+  const handle = await open(segmentPath(topicDirectory, lastSegment), "r");
+  try {
+    const scan = await scanLines(handle, start.position);
+    return {
+      segment: lastSegment,
+      position: scan.endOfLastLine,
+      records: start.records + scan.lines,
+    };
+  } finally {
+    await handle.close();
+  }
 }

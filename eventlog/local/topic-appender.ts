@@ -41,6 +41,11 @@ export class TopicAppender {
     private nextOffset: number,
   ) {}
 
+  /** Offset the next durable line will get: the number of records the topic has ever held. */
+  get endOffset(): number {
+    return this.nextOffset;
+  }
+
   /**
    * Opens the topic for appending, creating it if needed. A crash can leave the
    * last line of the last segment half written; it was never reported durable,

@@ -31,15 +31,23 @@ export class TopicReader {
     private readonly logger: Logger,
   ) {}
 
-  /** Up to `maxRecords` complete records from `nextOffset` on; empty when there is nothing new. */
-  async read(maxRecords: number): Promise<LogRecord[]> {
+  /**
+   * Up to `maxRecords` complete records from `nextOffset` on, and no more than
+   * `maxBytes` of keys and values (at least one record, however big); empty
+   * when there is nothing new.
+   */
+  async read(maxRecords: number, maxBytes = Number.POSITIVE_INFINITY): Promise<LogRecord[]> {
     const records: LogRecord[] = [];
+    const budget = { bytes: maxBytes };
     if (this.segment === undefined) this.segment = await this.locate();
-    while (this.segment !== undefined && records.length < maxRecords) {
+    while (this.segment !== undefined && records.length < maxRecords && budget.bytes > 0) {
       const segment = this.segment;
       const size = (await segment.handle.stat()).size;
       const available = size - segment.position;
-      if (available <= 0 || !(await this.readLines(segment, available, maxRecords, records))) {
+      if (
+        available <= 0 ||
+        !(await this.readLines(segment, available, maxRecords, budget, records))
+      ) {
         // Nothing complete left here. The writer names a new segment after its
         // first offset only once this one is complete, so a segment named by
         // our next offset means this one is finished and reading moves on.
@@ -59,6 +67,7 @@ export class TopicReader {
     segment: OpenSegment,
     available: number,
     maxRecords: number,
+    budget: { bytes: number },
     records: LogRecord[],
   ): Promise<boolean> {
     const length = Math.min(available, this.readBytes);
@@ -77,6 +86,13 @@ export class TopicReader {
       return false;
     }
     while (lineEnd >= 0 && records.length < maxRecords) {
+      const lineBytes = lineEnd - lineStart;
+      // The byte budget is spent by whole lines, and never stops the first record.
+      if (records.length > 0 && lineBytes > budget.bytes) {
+        budget.bytes = 0;
+        break;
+      }
+      budget.bytes -= lineBytes;
       const { key, value } = decodeRecordLine(chunk.subarray(lineStart, lineEnd));
       records.push({
         topic: this.topic,
