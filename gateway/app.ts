@@ -2,14 +2,21 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyRequest,
   LogController,
 } from "fastify";
+import type { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
 import { newEventId } from "../events/ids.ts";
 import { ApiKeys } from "./auth.ts";
-import { chatCompletions } from "./chat-completions.ts";
+import { dispatchChat } from "./chat-dispatch.ts";
 import type { GatewayConfig } from "./config.ts";
+import { embeddings } from "./embeddings.ts";
 import { GatewayError } from "./errors.ts";
+import { anthropicMessagesApi } from "./inbound/anthropic-messages.ts";
+import type { InboundChatApi } from "./inbound/inbound-api.ts";
+import { openAIChatApi } from "./inbound/openai-chat.ts";
+import { metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import { Router } from "./routing.ts";
@@ -20,6 +27,8 @@ export interface GatewayDependencies {
   prices: PriceCatalog;
   sink: EventSink;
   logger: FastifyBaseLogger;
+  /** Served at GET /metrics (outbox depth, and ingest's metrics in `switchboard all`). */
+  metrics?: Registry;
 }
 
 /** Builds the gateway without listening, so tests can `inject()` requests. */
@@ -28,12 +37,19 @@ export function buildGateway({
   prices,
   sink,
   logger,
+  metrics,
 }: GatewayDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // Per-request lines would double what the events already record.
-    logController: new LogController({ disableRequestLogging: true }),
+    // request.log lines carry the request id under the name the events use.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: "request_id",
+    }),
     bodyLimit: config.body_limit_bytes,
+    // Every answer carries its request id, errors included; events use the same id.
+    genReqId: () => `req_${newEventId().replaceAll("-", "")}`,
   });
   const router = new Router(config, prices);
   const upstreams = new Map(config.vendors.map((vendor) => [vendor.id, new Upstream(vendor)]));
@@ -43,24 +59,40 @@ export function buildGateway({
     prices,
     upstreams,
     sink,
-    newRequestId: () => `req_${newEventId().replaceAll("-", "")}`,
   };
   const modelList = listModels(router, prices, Math.floor(Date.now() / 1000));
 
   app.post("/v1/chat/completions", (request, reply) =>
-    chatCompletions(request, reply, dependencies),
+    dispatchChat(request, reply, openAIChatApi, dependencies),
   );
-  app.get("/v1/models", async () => modelList);
+  app.post("/v1/embeddings", (request, reply) => embeddings(request, reply, dependencies));
+  app.post("/v1/messages", { config: { inbound: "anthropic" } }, (request, reply) => {
+    // Anthropic's SDKs report this header as the request id.
+    reply.header("request-id", request.id);
+    return dispatchChat(request, reply, anthropicMessagesApi, dependencies);
+  });
+  app.get("/v1/models", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    return modelList;
+  });
   app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/metrics", metricsRoute(metrics));
 
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError("not_found", `Unknown route ${request.method} ${request.url}.`);
-    reply.code(error.status).send(error.toOpenAI());
+    reply.header("x-request-id", request.id);
+    reply.code(error.status).send(inboundOf(request).renderError(error));
   });
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     const gatewayError = toGatewayError(error);
-    if (gatewayError.code === "internal_error") logger.error({ err: error }, "gateway error");
-    reply.code(gatewayError.status).send(gatewayError.toOpenAI());
+    if (gatewayError.code === "internal_error") request.log.error({ err: error }, "gateway error");
+    // Set here rather than in a hook on every request: answers that reach a vendor carry it
+    // with their routing headers already.
+    reply.header("x-request-id", request.id);
+    if (gatewayError.retryAfterSeconds !== null) {
+      reply.header("retry-after", String(gatewayError.retryAfterSeconds));
+    }
+    reply.code(gatewayError.status).send(inboundOf(request).renderError(gatewayError));
   });
   app.addHook("onClose", async () => {
     await Promise.all([...upstreams.values()].map((upstream) => upstream.close()));
@@ -68,7 +100,15 @@ export function buildGateway({
   return app;
 }
 
-/** Fastify's own errors (bad JSON, too large) answered in OpenAI's shape. */
+/** Errors are answered in the shape of the API the client called. */
+function inboundOf(request: FastifyRequest): Pick<InboundChatApi, "renderError"> {
+  const inbound = (request.routeOptions.config as { inbound?: string } | undefined)?.inbound;
+  return inbound === "anthropic" || request.url.startsWith("/v1/messages")
+    ? anthropicMessagesApi
+    : openAIChatApi;
+}
+
+/** Fastify's own errors (bad JSON, too large) as gateway errors. */
 function toGatewayError(error: FastifyError): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {

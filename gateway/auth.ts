@@ -21,12 +21,12 @@ export class ApiKeys {
     );
   }
 
-  authenticate(authorization: string | undefined): Caller {
-    const key = /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim();
+  /** `key` as the inbound API found it (OpenAI: bearer; Anthropic: x-api-key or bearer). */
+  authenticate(key: string | undefined): Caller {
     if (!key) {
       throw new GatewayError(
         "invalid_api_key",
-        "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
+        "You didn't provide an API key. Send it as `Authorization: Bearer <key>` (or `x-api-key` on /v1/messages).",
       );
     }
     const caller = this.callersByHash.get(sha256Hex(key));

@@ -1,11 +1,15 @@
 import { z } from "zod";
+import {
+  OPENAI_COMPATIBLE_PRESETS,
+  OPENAI_COMPATIBLE_PROTOCOLS,
+  type OpenAICompatibleProtocol,
+} from "./vendors/openai-compatible-presets.ts";
 
 const identifier = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "lowercase letters, digits, . _ -");
 
-export const vendorConfig = z.object({
+// Fields every vendor has, whatever protocol it speaks.
+const vendorCommon = {
   id: identifier,
-  protocol: z.literal("openai"),
-  base_url: z.url().describe("up to and including /v1, e.g. https://api.openai.com/v1"),
   api_key_env: z.string().optional().describe("environment variable holding the vendor's key"),
   api_key: z
     .string()
@@ -14,7 +18,71 @@ export const vendorConfig = z.object({
   first_byte_timeout_ms: z.number().int().positive().default(30_000),
   total_timeout_ms: z.number().int().positive().default(600_000),
   max_connections: z.number().int().positive().default(256),
+};
+
+const openAICompatibleVendor = z.object({
+  ...vendorCommon,
+  protocol: z.enum(OPENAI_COMPATIBLE_PROTOCOLS),
+  base_url: z
+    .url()
+    .optional()
+    .describe("up to and including /v1; defaults to the vendor's public API where it has one"),
 });
+
+const azureOpenAIVendor = z.object({
+  ...vendorCommon,
+  protocol: z.literal("azure-openai"),
+  base_url: z.url().describe("the resource endpoint, e.g. https://my-resource.openai.azure.com"),
+  api_version: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, "an Azure api-version such as 2024-10-21")
+    .describe("sent as ?api-version=; route models are deployment names"),
+});
+
+const anthropicVendor = z.object({
+  ...vendorCommon,
+  protocol: z.literal("anthropic"),
+  base_url: z.url().default("https://api.anthropic.com/v1"),
+  anthropic_version: z.string().min(1).default("2023-06-01"),
+  default_max_tokens: z
+    .number()
+    .int()
+    .positive()
+    .default(4096)
+    .describe("Anthropic requires max_tokens; used (with a warning) when a client sends none"),
+});
+
+const geminiVendor = z.object({
+  ...vendorCommon,
+  protocol: z.literal("gemini"),
+  base_url: z.url().default("https://generativelanguage.googleapis.com/v1beta"),
+});
+
+export const vendorConfig = z
+  .discriminatedUnion("protocol", [
+    openAICompatibleVendor,
+    azureOpenAIVendor,
+    anthropicVendor,
+    geminiVendor,
+  ])
+  .superRefine((vendor, context) => {
+    if (vendor.base_url === undefined && baseUrlDefault(vendor.protocol) === null) {
+      context.addIssue({
+        code: "custom",
+        path: ["base_url"],
+        message: `protocol ${vendor.protocol} has no public API: base_url is required`,
+      });
+    }
+  })
+  .transform((vendor) => ({
+    ...vendor,
+    base_url: vendor.base_url ?? (baseUrlDefault(vendor.protocol) as string),
+  }));
+
+function baseUrlDefault(protocol: string): string | null {
+  const preset = OPENAI_COMPATIBLE_PRESETS[protocol as OpenAICompatibleProtocol];
+  return preset ? preset.defaultBaseUrl : null;
+}
 
 export const routeTarget = z.object({ vendor: identifier, model: z.string().min(1) });
 

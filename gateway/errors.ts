@@ -1,33 +1,142 @@
 // Every error the gateway answers with, in one table: a stable code, the HTTP
-// status, whether a client may retry, and OpenAI's error `type`. Decisions read
-// the code, never the message text.
+// status, whether a client may retry, and the error `type` in each inbound
+// API's own shape (OpenAI's and Anthropic's). Vendors' errors are mapped onto
+// these codes by their adapters (vendors/*.ts, `mapError`). Decisions read the
+// code, never the message text.
 export const GATEWAY_ERRORS = {
-  invalid_request: { status: 400, type: "invalid_request_error", retryable: false },
-  invalid_api_key: { status: 401, type: "invalid_request_error", retryable: false },
-  model_not_found: { status: 404, type: "invalid_request_error", retryable: false },
-  not_found: { status: 404, type: "invalid_request_error", retryable: false },
-  request_too_large: { status: 413, type: "invalid_request_error", retryable: false },
-  upstream_rejected: { status: 400, type: "invalid_request_error", retryable: false },
-  all_vendors_failed: { status: 502, type: "api_error", retryable: true },
-  internal_error: { status: 500, type: "api_error", retryable: true },
+  invalid_request: {
+    status: 400,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
+  invalid_api_key: {
+    status: 401,
+    openai: "invalid_request_error",
+    anthropic: "authentication_error",
+    retryable: false,
+  },
+  model_not_found: {
+    status: 404,
+    openai: "invalid_request_error",
+    anthropic: "not_found_error",
+    retryable: false,
+  },
+  not_found: {
+    status: 404,
+    openai: "invalid_request_error",
+    anthropic: "not_found_error",
+    retryable: false,
+  },
+  request_too_large: {
+    status: 413,
+    openai: "invalid_request_error",
+    anthropic: "request_too_large",
+    retryable: false,
+  },
+  unsupported_by_vendor: {
+    status: 400,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
+  upstream_invalid_request: {
+    status: 400,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
+  upstream_rejected: {
+    status: 400,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
+  upstream_auth_failed: {
+    status: 502,
+    openai: "api_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  upstream_rate_limited: {
+    status: 429,
+    openai: "rate_limit_error",
+    anthropic: "rate_limit_error",
+    retryable: true,
+  },
+  upstream_overloaded: {
+    status: 503,
+    openai: "server_error",
+    anthropic: "overloaded_error",
+    retryable: true,
+  },
+  upstream_server_error: {
+    status: 502,
+    openai: "server_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  upstream_timeout: {
+    status: 504,
+    openai: "server_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  upstream_unreachable: {
+    status: 502,
+    openai: "server_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  upstream_bad_response: {
+    status: 502,
+    openai: "server_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  upstream_stream_failed: {
+    status: 502,
+    openai: "server_error",
+    anthropic: "api_error",
+    retryable: true,
+  },
+  all_vendors_failed: { status: 502, openai: "api_error", anthropic: "api_error", retryable: true },
+  internal_error: { status: 500, openai: "api_error", anthropic: "api_error", retryable: true },
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+export interface AnthropicErrorBody {
+  type: "error";
+  error: { type: string; message: string };
+}
 
 export class GatewayError extends Error {
   readonly code: GatewayErrorCode;
   readonly status: number;
   readonly param: string | null;
+  /** Seconds a client should wait before retrying, passed on from the vendor. */
+  readonly retryAfterSeconds: number | null;
 
   constructor(
     code: GatewayErrorCode,
     message: string,
-    options: { param?: string | null; status?: number; cause?: unknown } = {},
+    options: {
+      param?: string | null;
+      status?: number;
+      cause?: unknown;
+      retryAfterSeconds?: number | null;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = options.status ?? GATEWAY_ERRORS[code].status;
     this.param = options.param ?? null;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 
   get retryable(): boolean {
@@ -35,13 +144,28 @@ export class GatewayError extends Error {
   }
 
   /** OpenAI's error body, which every OpenAI SDK parses. */
-  toOpenAI(): { error: { message: string; type: string; param: string | null; code: string } } {
+  toOpenAI(): OpenAIErrorBody {
     return {
       error: {
         message: this.message,
-        type: GATEWAY_ERRORS[this.code].type,
+        type: GATEWAY_ERRORS[this.code].openai,
         param: this.param,
         code: this.code,
+      },
+    };
+  }
+
+  /**
+   * Anthropic's error body. Its shape has no `code`, so the stable code leads
+   * the message, where a person reads it; programs read the HTTP status and `type`.
+   */
+  toAnthropic(): AnthropicErrorBody {
+    const param = this.param ? ` (${this.param})` : "";
+    return {
+      type: "error",
+      error: {
+        type: GATEWAY_ERRORS[this.code].anthropic,
+        message: `${this.code}${param}: ${this.message}`,
       },
     };
   }

@@ -26,6 +26,51 @@ describe("PriceCatalog", () => {
     );
   });
 
+  it("bills cache writes and reasoning at their own rates, defaulting to input and output", () => {
+    const priced = new PriceCatalog({
+      version: "v1",
+      currency: "USD",
+      unit: "per_million_tokens",
+      prices: [
+        {
+          vendor: "anthropic",
+          model: "claude",
+          input: "3",
+          cached_input: "0.30",
+          cache_write: "3.75",
+          output: "15",
+        },
+        { vendor: "google", model: "gemini", input: "0.30", output: "2.50", reasoning: "3.50" },
+      ],
+    });
+    const claude = priced.priceOf({ vendor: "anthropic", model: "claude" });
+    const gemini = priced.priceOf({ vendor: "google", model: "gemini" });
+    if (!claude || !gemini) throw new Error("price missing");
+    // 1000 input of which 200 read and 300 written: 500 × 3 + 200 × 0.30 + 300 × 3.75 + 100 × 15
+    // = 1500 + 60 + 1125 + 1500 = 4185 per million.
+    expect(
+      priced.cost(claude, {
+        inputTokens: 1000,
+        cachedInputTokens: 200,
+        cacheWriteInputTokens: 300,
+        outputTokens: 100,
+        reasoningTokens: 0,
+      }),
+    ).toBe("0.004185");
+    // 100 output of which 60 reasoning: 40 × 2.50 + 60 × 3.50 = 100 + 210 = 310 per million.
+    expect(
+      priced.cost(gemini, {
+        inputTokens: 0,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        outputTokens: 100,
+        reasoningTokens: 60,
+      }),
+    ).toBe("0.00031");
+    expect(perTokenPricing(claude).input_cache_write).toBe("0.00000375");
+    expect(perTokenPricing(claude).internal_reasoning).toBe("0.000015");
+  });
+
   it("keeps the smallest price at full precision", () => {
     const price = catalog.priceOf({ vendor: "tiny", model: "t" });
     if (!price) throw new Error("price missing");
@@ -36,6 +81,8 @@ describe("PriceCatalog", () => {
       prompt: "0.000000000000000001",
       completion: "0.0000001",
       input_cache_read: "0.000000000000000001",
+      input_cache_write: "0.000000000000000001",
+      internal_reasoning: "0.0000001",
     });
   });
 

@@ -8,6 +8,7 @@ import {
   perUnitPrice,
 } from "../events/money.ts";
 import type { RouteTarget } from "./config.ts";
+import type { NormalizedUsage } from "./neutral.ts";
 
 // Prices are quoted in USD per million tokens, as vendors publish them, and
 // held as integers scaled by 10^12. tokens × that integer is then the cost
@@ -31,24 +32,35 @@ export const priceCatalogFile = z.object({
       vendor: z.string().min(1),
       model: z.string().min(1),
       input: decimalPrice,
-      cached_input: decimalPrice.optional().describe("defaults to the input price"),
+      cached_input: decimalPrice.optional().describe("cache reads; defaults to the input price"),
+      cache_write: decimalPrice.optional().describe("cache writes; defaults to the input price"),
       output: decimalPrice,
+      reasoning: decimalPrice.optional().describe("reasoning tokens; defaults to the output price"),
     }),
   ),
 });
 
-export interface TokenUsage {
-  inputTokens: number;
-  cachedInputTokens: number;
-  outputTokens: number;
+/** Usage as pricing reads it: the neutral meaning (neutral.ts); the optional parts default to 0. */
+export type TokenUsage = Pick<
+  NormalizedUsage,
+  "inputTokens" | "cachedInputTokens" | "outputTokens"
+> &
+  Partial<Pick<NormalizedUsage, "cacheWriteInputTokens" | "reasoningTokens">>;
+
+interface Prices<T> {
+  input: T;
+  cachedInput: T;
+  cacheWrite: T;
+  output: T;
+  reasoning: T;
 }
 
 export interface ModelPrice {
   vendor: string;
   model: string;
   /** Per-million prices as written in the catalog. */
-  quoted: { input: string; cachedInput: string; output: string };
-  scaled: { input: bigint; cachedInput: bigint; output: bigint };
+  quoted: Prices<string>;
+  scaled: Prices<bigint>;
 }
 
 export class PriceCatalog {
@@ -58,15 +70,23 @@ export class PriceCatalog {
   constructor(file: z.infer<typeof priceCatalogFile>) {
     this.version = file.version;
     for (const entry of file.prices) {
-      const cachedInput = entry.cached_input ?? entry.input;
+      const quoted: Prices<string> = {
+        input: entry.input,
+        cachedInput: entry.cached_input ?? entry.input,
+        cacheWrite: entry.cache_write ?? entry.input,
+        output: entry.output,
+        reasoning: entry.reasoning ?? entry.output,
+      };
       this.prices.set(priceKey(entry.vendor, entry.model), {
         vendor: entry.vendor,
         model: entry.model,
-        quoted: { input: entry.input, cachedInput, output: entry.output },
+        quoted,
         scaled: {
-          input: parseDecimal(entry.input, PRICE_SCALE),
-          cachedInput: parseDecimal(cachedInput, PRICE_SCALE),
-          output: parseDecimal(entry.output, PRICE_SCALE),
+          input: parseDecimal(quoted.input, PRICE_SCALE),
+          cachedInput: parseDecimal(quoted.cachedInput, PRICE_SCALE),
+          cacheWrite: parseDecimal(quoted.cacheWrite, PRICE_SCALE),
+          output: parseDecimal(quoted.output, PRICE_SCALE),
+          reasoning: parseDecimal(quoted.reasoning, PRICE_SCALE),
         },
       });
     }
@@ -85,13 +105,23 @@ export class PriceCatalog {
     return this.prices.get(priceKey(target.vendor, target.model));
   }
 
-  /** Exact cost in USD; input_tokens include the cached ones, which are billed at the cached rate. */
+  /**
+   * Exact cost in USD. Input tokens include cache reads and cache writes,
+   * each billed at its own rate, the rest at the input rate; output tokens
+   * include reasoning tokens, billed at the reasoning rate, the rest at the
+   * output rate.
+   */
   cost(price: ModelPrice, usage: TokenUsage): string {
-    const uncachedInput = BigInt(Math.max(0, usage.inputTokens - usage.cachedInputTokens));
+    const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+    const reasoning = usage.reasoningTokens ?? 0;
+    const uncachedInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - cacheWrite);
+    const visibleOutput = Math.max(0, usage.outputTokens - reasoning);
     const scaledCost =
-      uncachedInput * price.scaled.input +
+      BigInt(uncachedInput) * price.scaled.input +
       BigInt(usage.cachedInputTokens) * price.scaled.cachedInput +
-      BigInt(usage.outputTokens) * price.scaled.output;
+      BigInt(cacheWrite) * price.scaled.cacheWrite +
+      BigInt(visibleOutput) * price.scaled.output +
+      BigInt(reasoning) * price.scaled.reasoning;
     return formatDecimal(scaledCost);
   }
 }
@@ -101,11 +131,15 @@ export function perTokenPricing(price: ModelPrice): {
   prompt: string;
   completion: string;
   input_cache_read: string;
+  input_cache_write: string;
+  internal_reasoning: string;
 } {
   return {
     prompt: perUnitPrice(price.quoted.input, TOKENS_PER_QUOTE),
     completion: perUnitPrice(price.quoted.output, TOKENS_PER_QUOTE),
     input_cache_read: perUnitPrice(price.quoted.cachedInput, TOKENS_PER_QUOTE),
+    input_cache_write: perUnitPrice(price.quoted.cacheWrite, TOKENS_PER_QUOTE),
+    internal_reasoning: perUnitPrice(price.quoted.reasoning, TOKENS_PER_QUOTE),
   };
 }
 

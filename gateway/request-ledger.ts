@@ -3,6 +3,7 @@ import { eventTime, newEventId } from "../events/ids.ts";
 import type { ErrorClass } from "../events/schemas.ts";
 import type { RouteTarget } from "./config.ts";
 import type { AttemptFailure } from "./failures.ts";
+import type { NormalizedUsage } from "./neutral.ts";
 import type { RoutePlan } from "./routing.ts";
 
 export interface Outcome {
@@ -11,9 +12,9 @@ export interface Outcome {
   status: "success" | "error";
   httpStatus: number;
   errorClass: ErrorClass | null;
-  inputTokens: number;
-  outputTokens: number;
-  cachedInputTokens: number;
+  usage: NormalizedUsage;
+  /** Whether the vendor reported the usage, or the gateway counted it (usage-estimate.ts). */
+  usageSource: "reported" | "estimated";
   costUsd: string;
   ttftMs: number | null;
 }
@@ -47,8 +48,9 @@ export class RequestLedger {
     return Math.round(performance.now() - this.startedAt);
   }
 
-  routeDecided(plan: RoutePlan): void {
-    const chosen = plan.candidates[0] ?? null;
+  /** `skipped` names candidates that will not be tried, with why (a vendor without embeddings). */
+  routeDecided(plan: RoutePlan, skipped: ReadonlyMap<RouteTarget, string> = new Map()): void {
+    const chosen = plan.candidates.find((candidate) => !skipped.has(candidate)) ?? null;
     this.sink.publish({
       ...this.envelope(),
       event_type: "route_decided",
@@ -60,7 +62,7 @@ export class RequestLedger {
         vendor: candidate.vendor,
         model: candidate.model,
         rank: index + 1,
-        skipped_reason: null,
+        skipped_reason: skipped.get(candidate) ?? null,
       })),
       chosen_vendor: chosen?.vendor ?? null,
       chosen_model: chosen?.model ?? null,
@@ -108,9 +110,12 @@ export class RequestLedger {
       status: outcome.status,
       http_status: outcome.httpStatus,
       error_class: outcome.errorClass,
-      input_tokens: outcome.inputTokens,
-      output_tokens: outcome.outputTokens,
-      cached_input_tokens: outcome.cachedInputTokens,
+      input_tokens: outcome.usage.inputTokens,
+      output_tokens: outcome.usage.outputTokens,
+      cached_input_tokens: outcome.usage.cachedInputTokens,
+      cache_write_input_tokens: outcome.usage.cacheWriteInputTokens,
+      reasoning_tokens: outcome.usage.reasoningTokens,
+      usage_source: outcome.usageSource,
       cost_usd: outcome.costUsd,
       price_card_version: this.context.priceCardVersion,
       latency_ms: this.elapsedMs(),

@@ -1,91 +1,260 @@
+// Streams an upstream answer to the client as it arrives, never buffering it,
+// while reading usage, the response model and time to first token from it.
+// Three ways, cheapest first:
+//   - OpenAI to OpenAI: frames relayed as received; only the usage-only chunk
+//     the gateway asked for on its own is held back.
+//   - same protocol otherwise (Anthropic to Anthropic): bytes relayed as received.
+//   - across protocols: the vendor's frames decoded to neutral events and
+//     written in the client's protocol.
 import type { ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
 import type { Dispatcher } from "undici";
+import { GatewayError } from "./errors.ts";
 import { type AttemptFailure, failureFromError } from "./failures.ts";
-import type { TokenUsage } from "./pricing.ts";
-import { carriesContent, fromOpenAIUsage, isUsageOnlyChunk } from "./vendors/openai-compatible.ts";
+import type { InboundStreamWriter } from "./inbound/inbound-api.ts";
+import type { NeutralStreamEvent, NormalizedUsage } from "./neutral.ts";
+import { isRecord, type StreamDecoder } from "./vendors/adapter.ts";
 
 export interface RelayedStream {
-  usage: TokenUsage | null;
+  usage: NormalizedUsage | null;
   responseModel: string | null;
   ttftMs: number | null;
   /** Set when the stream broke after it started: the client already has a 200. */
   failure: AttemptFailure | null;
+  /** The generated text and tool arguments, for an estimate when no usage came. */
+  outputText: string;
 }
 
-/**
- * Pipes an upstream OpenAI SSE stream to the client frame by frame, without
- * buffering the answer, while reading usage and time to first token from it.
- * The usage-only chunk (which the gateway always asks for) reaches the client
- * only when the client asked for it too.
- */
-export async function relayOpenAIStream(
+export interface RelayOptions {
+  headers: Record<string, string>;
+  elapsedMs(): number;
+  /** How the client's protocol says "the stream failed" once it has begun. */
+  errorFrame(error: GatewayError): string;
+}
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+};
+
+/** OpenAI's chunks relayed frame by frame, each parsed once for what the ledger needs. */
+export function relayOpenAIPassThrough(
   upstream: Dispatcher.ResponseData,
   client: ServerResponse,
-  options: { headers: Record<string, string>; clientWantsUsage: boolean; elapsedMs(): number },
+  options: RelayOptions & {
+    fromUsage(usage: unknown): NormalizedUsage | null;
+    isGatewayOnlyFrame(frame: unknown): boolean;
+  },
 ): Promise<RelayedStream> {
-  const relayed: RelayedStream = { usage: null, responseModel: null, ttftMs: null, failure: null };
-  client.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    ...options.headers,
-  });
-
+  const relayed = newRelayed();
+  // The hot path of an OpenAI-to-OpenAI stream: the parser's callback writes straight
+  // into the bytes for the client, with no list of frames in between.
   let pending = "";
   const parser = createParser({
-    onEvent(event) {
-      if (event.data === "[DONE]") {
+    onEvent({ data }) {
+      if (data === "[DONE]") {
         pending += "data: [DONE]\n\n";
         return;
       }
-      let chunk: { usage?: unknown; model?: unknown; choices?: unknown; error?: unknown };
+      let chunk: unknown;
       try {
-        chunk = JSON.parse(event.data);
+        chunk = JSON.parse(data);
       } catch {
-        pending += `data: ${event.data}\n\n`;
+        pending += `data: ${data}\n\n`;
         return;
       }
-      if (chunk.error) {
-        relayed.failure = {
-          errorClass: "server_error",
-          httpStatus: null,
-          retryable: false,
-          message: JSON.stringify(chunk.error).slice(0, 300),
-        };
+      if (isRecord(chunk)) {
+        if (isRecord(chunk.error)) {
+          relayed.failure = streamFailure(String(chunk.error.message ?? "stream error"), null);
+        }
+        if (chunk.usage != null) relayed.usage = options.fromUsage(chunk.usage) ?? relayed.usage;
+        if (relayed.responseModel === null && typeof chunk.model === "string") {
+          relayed.responseModel = chunk.model;
+        }
+        const generated = generatedTextOf(chunk);
+        if (generated !== null) {
+          relayed.ttftMs ??= options.elapsedMs();
+          relayed.outputText += generated;
+        }
       }
-      relayed.usage = fromOpenAIUsage(chunk.usage) ?? relayed.usage;
-      if (typeof chunk.model === "string") relayed.responseModel = chunk.model;
-      if (relayed.ttftMs === null && carriesContent(chunk)) relayed.ttftMs = options.elapsedMs();
-      if (isUsageOnlyChunk(chunk) && !options.clientWantsUsage) return;
-      pending += `data: ${event.data}\n\n`;
+      if (options.isGatewayOnlyFrame(chunk)) return;
+      pending += `data: ${data}\n\n`;
     },
   });
+  return pump(upstream, client, relayed, options, (text) => {
+    parser.feed(text);
+    const out = pending;
+    pending = "";
+    return out;
+  });
+}
 
+/** The upstream bytes relayed untouched, decoded beside for usage and timing. */
+export function relayBytes(
+  upstream: Dispatcher.ResponseData,
+  client: ServerResponse,
+  decoder: StreamDecoder,
+  options: RelayOptions,
+): Promise<RelayedStream> {
+  const relayed = newRelayed();
+  return pump(
+    upstream,
+    client,
+    relayed,
+    options,
+    (text) => {
+      observe(decoder.push(text), relayed, options);
+      return text;
+    },
+    () => {
+      observe(decoder.end(), relayed, options);
+      return undefined;
+    },
+  );
+}
+
+/** The vendor's stream decoded and written again in the client's protocol. */
+export async function relayTranslated(
+  upstream: Dispatcher.ResponseData,
+  client: ServerResponse,
+  decoder: StreamDecoder,
+  writer: InboundStreamWriter,
+  options: RelayOptions & { settleUsage(relayed: RelayedStream): NormalizedUsage | null },
+): Promise<RelayedStream> {
+  const relayed = newRelayed();
+  const translate = (events: NeutralStreamEvent[]) => {
+    observe(events, relayed, options);
+    let frames = "";
+    for (const event of events) {
+      frames += writer.write(event);
+      // The vendor's own error event, told in the client's protocol.
+      if (event.type === "error" && relayed.failure)
+        frames += writer.error(toError(relayed.failure));
+    }
+    return frames;
+  };
+  return pump(
+    upstream,
+    client,
+    relayed,
+    options,
+    (text) => translate(decoder.push(text)),
+    () => {
+      const frames = translate(decoder.end());
+      // The closing frames carry the final usage, estimated if the vendor sent none.
+      return relayed.failure ? frames : frames + writer.end(options.settleUsage(relayed));
+    },
+  );
+}
+
+function toError(failure: AttemptFailure): GatewayError {
+  return new GatewayError(failure.code, failure.message);
+}
+
+function newRelayed(): RelayedStream {
+  return { usage: null, responseModel: null, ttftMs: null, failure: null, outputText: "" };
+}
+
+function observe(
+  events: NeutralStreamEvent[],
+  relayed: RelayedStream,
+  options: RelayOptions,
+): void {
+  for (const event of events) {
+    switch (event.type) {
+      case "start":
+        if (event.model) relayed.responseModel = event.model;
+        break;
+      case "text_delta":
+      case "tool_call_delta":
+        relayed.ttftMs ??= options.elapsedMs();
+        relayed.outputText += event.type === "text_delta" ? event.text : event.argumentsJson;
+        break;
+      case "tool_call_start":
+      case "reasoning_delta":
+        relayed.ttftMs ??= options.elapsedMs();
+        break;
+      case "usage":
+        relayed.usage = event.usage;
+        break;
+      case "error":
+        relayed.failure = streamFailure(event.message, event.vendorType);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** A vendor's in-stream error: overloaded says so, anything else is a failed stream. */
+function streamFailure(message: string, vendorType: string | null): AttemptFailure {
+  const overloaded = vendorType === "overloaded_error" || vendorType === "UNAVAILABLE";
+  return {
+    code: overloaded ? "upstream_overloaded" : "upstream_stream_failed",
+    errorClass: "server_error",
+    httpStatus: null,
+    retryable: false,
+    message: `the vendor's stream failed${vendorType ? ` (${vendorType})` : ""}: ${message}`.slice(
+      0,
+      500,
+    ),
+  };
+}
+
+/** The text and tool arguments a chunk adds, or null when it adds none. */
+function generatedTextOf(chunk: Record<string, unknown>): string | null {
+  if (!Array.isArray(chunk.choices)) return null;
+  let text: string | null = null;
+  for (const choice of chunk.choices) {
+    const delta = isRecord(choice) && isRecord(choice.delta) ? choice.delta : null;
+    if (!delta) continue;
+    if (typeof delta.content === "string" && delta.content.length > 0)
+      text = (text ?? "") + delta.content;
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls) {
+        const fn = isRecord(call) && isRecord(call.function) ? call.function : null;
+        text = (text ?? "") + (typeof fn?.arguments === "string" ? fn.arguments : "");
+      }
+    }
+  }
+  return text;
+}
+
+/**
+ * Writes the headers, then each transformed slice of the upstream body as it
+ * arrives, waiting for the client to drain. A broken upstream ends the stream
+ * with the protocol's error frame; a client that leaves ends it quietly.
+ */
+async function pump(
+  upstream: Dispatcher.ResponseData,
+  client: ServerResponse,
+  relayed: RelayedStream,
+  options: RelayOptions,
+  transform: (text: string) => string,
+  finish: () => string | undefined = () => undefined,
+): Promise<RelayedStream> {
+  client.writeHead(200, { ...SSE_HEADERS, ...options.headers });
   const decoder = new TextDecoder();
   try {
     for await (const bytes of upstream.body) {
-      parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
-      if (pending) {
-        const canContinue = client.write(pending);
-        pending = "";
-        if (!canContinue) await drained(client);
-      }
+      const out = transform(decoder.decode(bytes as Buffer, { stream: true }));
+      if (out && !client.write(out)) await drained(client);
     }
+    const last = finish();
+    if (last) client.write(last);
   } catch (error) {
-    relayed.failure = client.destroyed
-      ? {
-          errorClass: "client_closed",
-          httpStatus: null,
-          retryable: false,
-          message: "client closed",
-        }
-      : failureFromError(error);
-    if (!client.destroyed) {
-      const message = `upstream stream failed: ${relayed.failure.message}`;
-      client.write(
-        `data: ${JSON.stringify({ error: { message, type: "api_error", code: "upstream_stream_failed" } })}\n\n`,
-      );
+    if (client.destroyed) {
+      relayed.failure = {
+        code: "upstream_stream_failed",
+        errorClass: "client_closed",
+        httpStatus: null,
+        retryable: false,
+        message: "client closed",
+      };
+    } else {
+      relayed.failure = { ...failureFromError(error), code: "upstream_stream_failed" };
+      client.write(options.errorFrame(toError(relayed.failure)));
     }
   }
   client.end();

@@ -1,15 +1,21 @@
 import { type Dispatcher, Pool } from "undici";
 import type { VendorConfig } from "./config.ts";
+import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
+import { createVendorAdapter } from "./vendors/registry.ts";
 
-/** One keep-alive connection pool per vendor; requests never open a fresh socket per call. */
+/**
+ * One configured vendor: its adapter, and one keep-alive connection pool, so
+ * requests never open a fresh socket per call.
+ */
 export class Upstream {
   readonly vendor: VendorConfig;
+  readonly adapter: VendorAdapter;
   private readonly pool: Pool;
   private readonly basePath: string;
-  private readonly authorization: string | undefined;
 
   constructor(vendor: VendorConfig) {
     this.vendor = vendor;
+    this.adapter = createVendorAdapter(vendor);
     const url = new URL(vendor.base_url);
     this.pool = new Pool(url.origin, {
       connections: vendor.max_connections,
@@ -18,18 +24,14 @@ export class Upstream {
       bodyTimeout: vendor.total_timeout_ms,
     });
     this.basePath = url.pathname.replace(/\/$/, "");
-    const key = vendor.api_key_env ? process.env[vendor.api_key_env] : vendor.api_key;
-    this.authorization = key ? `Bearer ${key}` : undefined;
   }
 
-  post(path: string, body: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (this.authorization) headers.authorization = this.authorization;
+  send(request: UpstreamRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     return this.pool.request({
-      method: "POST",
-      path: `${this.basePath}${path}`,
-      headers,
-      body,
+      method: request.method,
+      path: `${this.basePath}${request.path}`,
+      headers: request.headers,
+      body: request.body,
       signal: AbortSignal.any([signal, AbortSignal.timeout(this.vendor.total_timeout_ms)]),
     });
   }

@@ -9,6 +9,24 @@ export interface SimulatedRequest {
   messageTexts: string[];
   /** The most tokens the answer may have, when the client set a limit. */
   maxOutputTokens: number | undefined;
+  /** Tools the model may call; empty for none. */
+  tools?: SimulatedTool[];
+  /** Whether a tool must, may or must not be called, or which one must. */
+  toolChoice?: "auto" | "none" | "required" | { name: string };
+  /** True when the conversation ends with a tool's result: the model then answers in text. */
+  endsWithToolResult?: boolean;
+}
+
+export interface SimulatedTool {
+  name: string;
+  /** The JSON Schema of the arguments; the simulated call fills its required properties. */
+  parameters: Record<string, unknown>;
+}
+
+/** The one function call an answer makes, instead of text. */
+export interface SimulatedToolCall {
+  id: string;
+  name: string;
 }
 
 export interface SimulatedUsage {
@@ -16,13 +34,15 @@ export interface SimulatedUsage {
   completionTokens: number;
 }
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 export interface SimulatedAnswer {
-  /** One entry per completion token; joined they are the answer's text. */
+  /** One entry per completion token; joined they are the answer's text, or the call's arguments. */
   tokens: string[];
   finishReason: FinishReason;
   usage: SimulatedUsage;
+  /** Set when the answer is a function call: `tokens` are then fragments of its JSON arguments. */
+  toolCall?: SimulatedToolCall;
 }
 
 // The accounting OpenAI documents for chat: each message costs a few tokens of framing, and
@@ -44,11 +64,12 @@ const WORDS = (
 const SPACED_WORDS = WORDS.map((word) => ` ${word}`);
 
 export function simulateUsage(request: SimulatedRequest): SimulatedUsage {
-  const { promptTokens, completionTokens } = measure(request);
-  return { promptTokens, completionTokens };
+  return simulateAnswer(request).usage;
 }
 
 export function simulateAnswer(request: SimulatedRequest): SimulatedAnswer {
+  const tool = toolToCall(request);
+  if (tool) return callTool(request, tool);
   const { promptTokens, completionTokens, finishReason, promptHash } = measure(request);
   // Words drawn from the prompt's hash: the same prompt, the same answer, and a capped
   // answer is the start of the uncapped one.
@@ -78,4 +99,80 @@ function measure(request: SimulatedRequest) {
     finishReason: (capped ? "length" : "stop") as FinishReason,
     promptHash,
   };
+}
+
+/** The tool a request makes the model call: forced, or the first one when calls are allowed. */
+function toolToCall(request: SimulatedRequest): SimulatedTool | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.toolChoice ?? "auto";
+  if (tools.length === 0 || choice === "none" || request.endsWithToolResult) return undefined;
+  if (typeof choice === "object")
+    return tools.find((tool) => tool.name === choice.name) ?? tools[0];
+  return tools[0];
+}
+
+/**
+ * A deterministic call: every required property of the arguments filled with a value of
+ * its type (the first enum value where there is one), the JSON cut into four-character
+ * fragments, one token each, as a streaming vendor sends them.
+ */
+function callTool(request: SimulatedRequest, tool: SimulatedTool): SimulatedAnswer {
+  const { promptTokens, promptHash } = measure(request);
+  const argumentsJson = JSON.stringify(argumentsFor(tool.parameters));
+  const tokens: string[] = [];
+  for (let start = 0; start < argumentsJson.length; start += CHARACTERS_PER_TOKEN) {
+    tokens.push(argumentsJson.slice(start, start + CHARACTERS_PER_TOKEN));
+  }
+  return {
+    tokens,
+    finishReason: "tool_calls",
+    usage: { promptTokens, completionTokens: tokens.length },
+    toolCall: { id: `call_${promptHash.toString(36)}`, name: tool.name },
+  };
+}
+
+function argumentsFor(schema: Record<string, unknown>): Record<string, unknown> {
+  const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  const values: Record<string, unknown> = {};
+  for (const name of required) values[name] = valueFor(properties[name] ?? {});
+  return values;
+}
+
+function valueFor(schema: Record<string, unknown>): unknown {
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  switch (schema.type) {
+    case "string":
+      return WORDS[0];
+    case "integer":
+    case "number":
+      return 1;
+    case "boolean":
+      return true;
+    case "array":
+      return [];
+    case "object":
+      return argumentsFor(schema);
+    default:
+      return null;
+  }
+}
+
+// Embeddings: vectors drawn from each text's hash (the same text, the same vector), of unit
+// length as real embedding models return them.
+const DEFAULT_EMBEDDING_DIMENSIONS = 16;
+
+export function simulateEmbeddings(
+  texts: readonly string[],
+  dimensions: number = DEFAULT_EMBEDDING_DIMENSIONS,
+): { vectors: number[][]; promptTokens: number } {
+  let promptTokens = 0;
+  const vectors = texts.map((text) => {
+    promptTokens += Math.max(1, Math.ceil(text.length / CHARACTERS_PER_TOKEN));
+    const random = seededRandom(hashText(text));
+    const vector = Array.from({ length: dimensions }, () => random() * 2 - 1);
+    const norm = Math.hypot(...vector) || 1;
+    return vector.map((value) => value / norm);
+  });
+  return { vectors, promptTokens };
 }

@@ -1,7 +1,8 @@
-// A simulated LLM vendor on loopback, speaking the vendors' real wire protocols (OpenAI Chat
-// Completions today) with configurable latency, errors and outages, for tests, demos and
+// A simulated LLM vendor on loopback, speaking the vendors' real wire protocols (OpenAI chat
+// completions and embeddings, Azure OpenAI, Anthropic Messages, Gemini generateContent), all
+// on one port, with configurable latency, errors and outages, for tests, demos and
 // benchmarks. This file is the whole public surface; see server.ts for the behaviour and
-// openai-chat.ts for the protocol.
+// wire-protocol.ts for how a protocol plugs in.
 import { z } from "zod";
 import { simulateUsage } from "./completion.ts";
 import { type FaultProfile, faultProfileSchema } from "./faults.ts";
@@ -13,7 +14,7 @@ import type { SimulatedModel } from "./wire-protocol.ts";
 export type { FaultProfile } from "./faults.ts";
 export type { LatencyProfile } from "./latency.ts";
 export type { ChatCompletionRequest } from "./openai-chat.ts";
-export type { RunningSimulator } from "./server.ts";
+export type { AnsweredRequest, RunningSimulator } from "./server.ts";
 export type { SimulatedModel } from "./wire-protocol.ts";
 
 export interface SimulatorOptions {

@@ -72,8 +72,10 @@ describe("answers on the wire", () => {
 
     expect(arrivals).toHaveLength(6);
     expect(arrivals[0]).toBeGreaterThanOrEqual(145);
-    // Five gaps of 20 ms after the first token; timers never fire early.
-    expect((arrivals[5] as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(95);
+    // Five gaps of 20 ms after the first token; timers never fire early. Measured from the
+    // request, not from the first arrival: under load the first token can reach the client
+    // late, which shortens the gaps seen after it without the server sending early.
+    expect(arrivals[5] as number).toBeGreaterThanOrEqual(145 + 95);
   });
 
   it("answers a whole request when its stream would have finished", async () => {

@@ -10,6 +10,8 @@ import { hashText } from "./seeded-random.ts";
 import type {
   CompletionCall,
   Endpoint,
+  ReadCompletion,
+  ReadEmbeddings,
   SimulatedModel,
   WireProtocol,
   WireResponse,
@@ -80,14 +82,31 @@ export interface ChatCompletionRequest {
   }>;
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
+  tools?: ReadonlyArray<{
+    type: string;
+    function?: { name: string; parameters?: Record<string, unknown> };
+  }> | null;
+  tool_choice?: string | { type: string; function?: { name: string } } | null;
 }
 
 /** The neutral request behind an OpenAI chat request. */
 export function fromChatCompletionRequest(request: ChatCompletionRequest): SimulatedRequest {
+  const tools = (request.tools ?? []).flatMap((tool) =>
+    tool.function ? [{ name: tool.function.name, parameters: tool.function.parameters ?? {} }] : [],
+  );
+  const choice = request.tool_choice;
   return {
     model: request.model,
     messageTexts: request.messages.map((each) => textOf(each.content)),
     maxOutputTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    tools,
+    toolChoice:
+      typeof choice === "object" && choice?.function
+        ? { name: choice.function.name }
+        : choice === "none" || choice === "required"
+          ? choice
+          : "auto",
+    endsWithToolResult: request.messages.at(-1)?.role === "tool",
   };
 }
 
@@ -185,12 +204,22 @@ function toChatCompletion(
     body:
       `{"id":"${nextCompletionId()}","object":"chat.completion",` +
       `"created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(request.model)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant",` +
-      `"content":${JSON.stringify(answer.tokens.join(""))},"refusal":null,"annotations":[]},` +
+      `"choices":[{"index":0,"message":{"role":"assistant",${messageContent(answer)},` +
+      `"refusal":null,"annotations":[]},` +
       `"logprobs":null,"finish_reason":"${answer.finishReason}"}],` +
       `"usage":${usageJson(answer.usage)},"service_tier":"default",` +
       `"system_fingerprint":"${systemFingerprintOf(request.model)}"}`,
   };
+}
+
+function messageContent(answer: SimulatedAnswer): string {
+  if (!answer.toolCall) return `"content":${JSON.stringify(answer.tokens.join(""))}`;
+  const call = {
+    id: answer.toolCall.id,
+    type: "function",
+    function: { name: answer.toolCall.name, arguments: answer.tokens.join("") },
+  };
+  return `"content":null,"tool_calls":[${JSON.stringify(call)}]`;
 }
 
 // OpenAI pads every chunk with an `obfuscation` string (so chunk sizes do not reveal token
@@ -222,10 +251,26 @@ class ChunkStream implements WireStream {
   }
 
   opening(): string {
-    return this.frame('{"role":"assistant","content":"","refusal":null}', "null", "");
+    const call = this.answer.toolCall;
+    if (!call) return this.frame('{"role":"assistant","content":"","refusal":null}', "null", "");
+    const start = [
+      { index: 0, id: call.id, type: "function", function: { name: call.name, arguments: "" } },
+    ];
+    return this.frame(
+      `{"role":"assistant","content":null,"tool_calls":${JSON.stringify(start)},"refusal":null}`,
+      "null",
+      "",
+    );
   }
 
   token(text: string): string {
+    if (this.answer.toolCall) {
+      return this.frame(
+        `{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(text)}}}]}`,
+        "null",
+        text,
+      );
+    }
     return this.frame(`{"content":${JSON.stringify(text)}}`, "null", text);
   }
 
@@ -401,40 +446,106 @@ function describeValue(value: unknown): string {
 
 // ── The protocol ──────────────────────────────────────────────────────────────────────────
 
+/**
+ * A chat request's body read, or OpenAI's rejection of it. Azure OpenAI names the model in
+ * its URL (the deployment), which then stands in for the body's `model`.
+ */
+export function readChatCompletion(body: string, deployment?: string): ReadCompletion {
+  let parsedBody: unknown;
+  try {
+    parsedBody = JSON.parse(body);
+  } catch {
+    return { accepted: false, rejection: invalidRequest(UNPARSABLE_JSON, null, null) };
+  }
+  if (deployment !== undefined && typeof parsedBody === "object" && parsedBody !== null) {
+    parsedBody = { ...parsedBody, model: deployment };
+  }
+  const result = chatCompletionRequestSchema.safeParse(parsedBody);
+  if (result.success) return { accepted: true, call: new ChatCompletionCall(result.data) };
+  // Parse again to learn the offending values: reporting them on every parse costs the
+  // valid requests several times the validation itself.
+  const detailed = chatCompletionRequestSchema.safeParse(parsedBody, { reportInput: true });
+  const issue = (detailed.error ?? result.error).issues[0] as ZodIssue;
+  return { accepted: false, rejection: rejectionOf(issue) };
+}
+
+const embeddingsRequestSchema = z.looseObject({
+  model: z.string(),
+  input: z.union([z.string(), z.array(z.string()).min(1)]),
+  dimensions: z.int().min(1).max(3072).optional(),
+  encoding_format: z.enum(["float", "base64"]).optional(),
+});
+
+/** An embeddings request read, or OpenAI's rejection of it (token-array input is not simulated). */
+export function readEmbeddingsRequest(body: string, deployment?: string): ReadEmbeddings {
+  let parsedBody: unknown;
+  try {
+    parsedBody = JSON.parse(body);
+  } catch {
+    return { accepted: false, rejection: invalidRequest(UNPARSABLE_JSON, null, null) };
+  }
+  if (deployment !== undefined && typeof parsedBody === "object" && parsedBody !== null) {
+    parsedBody = { ...parsedBody, model: deployment };
+  }
+  const result = embeddingsRequestSchema.safeParse(parsedBody, { reportInput: true });
+  if (!result.success)
+    return { accepted: false, rejection: rejectionOf(result.error.issues[0] as ZodIssue) };
+  const request = result.data;
+  const texts = typeof request.input === "string" ? [request.input] : request.input;
+  return {
+    accepted: true,
+    call: {
+      model: request.model,
+      texts,
+      dimensions: request.dimensions,
+      respond(vectors, promptTokens) {
+        return json(200, {
+          object: "list",
+          data: vectors.map((vector, index) => ({
+            object: "embedding",
+            index,
+            embedding:
+              request.encoding_format === "base64"
+                ? Buffer.from(new Float32Array(vector).buffer).toString("base64")
+                : vector,
+          })),
+          model: request.model,
+          usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+        });
+      },
+    },
+  };
+}
+
+export function rejectWithoutBearer(headers: IncomingHttpHeaders): WireResponse | undefined {
+  const authorization = headers.authorization;
+  if (authorization?.startsWith("Bearer ") && authorization.slice(7).trim() !== "") {
+    return undefined;
+  }
+  return openAIError(401, {
+    message: MISSING_API_KEY,
+    type: "invalid_request_error",
+    param: null,
+    code: null,
+  });
+}
+
 export const openAIChat: WireProtocol = {
   endpointOf(method: string, pathname: string): Endpoint | undefined {
     if (method === "POST" && pathname === "/v1/chat/completions") return "completion";
+    if (method === "POST" && pathname === "/v1/embeddings") return "embeddings";
     if (method === "GET" && pathname === "/v1/models") return "models";
     return undefined;
   },
 
-  rejectUnauthenticated(headers: IncomingHttpHeaders) {
-    const authorization = headers.authorization;
-    if (authorization?.startsWith("Bearer ") && authorization.slice(7).trim() !== "") {
-      return undefined;
-    }
-    return openAIError(401, {
-      message: MISSING_API_KEY,
-      type: "invalid_request_error",
-      param: null,
-      code: null,
-    });
-  },
+  rejectUnauthenticated: rejectWithoutBearer,
 
   readCompletion(body: string) {
-    let parsedBody: unknown;
-    try {
-      parsedBody = JSON.parse(body);
-    } catch {
-      return { accepted: false, rejection: invalidRequest(UNPARSABLE_JSON, null, null) };
-    }
-    const result = chatCompletionRequestSchema.safeParse(parsedBody);
-    if (result.success) return { accepted: true, call: new ChatCompletionCall(result.data) };
-    // Parse again to learn the offending values: reporting them on every parse costs the
-    // valid requests several times the validation itself.
-    const detailed = chatCompletionRequestSchema.safeParse(parsedBody, { reportInput: true });
-    const issue = (detailed.error ?? result.error).issues[0] as ZodIssue;
-    return { accepted: false, rejection: rejectionOf(issue) };
+    return readChatCompletion(body);
+  },
+
+  readEmbeddings(body: string) {
+    return readEmbeddingsRequest(body);
   },
 
   models(models: readonly SimulatedModel[]) {

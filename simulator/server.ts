@@ -4,13 +4,22 @@
 // protocol's (wire-protocol.ts); everything here is the same for every vendor.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type SimulatedAnswer, simulateAnswer } from "./completion.ts";
+import { anthropicMessages } from "./anthropic-messages.ts";
+import { azureOpenAI } from "./azure-openai.ts";
+import {
+  type SimulatedAnswer,
+  type SimulatedUsage,
+  simulateAnswer,
+  simulateEmbeddings,
+} from "./completion.ts";
 import { type FaultProfile, FaultTable } from "./faults.ts";
+import { geminiGenerateContent } from "./gemini-generate-content.ts";
 import { type LatencyProfile, type LatencySampler, latencySampler } from "./latency.ts";
 import { openAIChat } from "./openai-chat.ts";
 import { seededRandom } from "./seeded-random.ts";
 import type {
   CompletionCall,
+  EmbeddingsCall,
   Endpoint,
   SimulatedModel,
   WireProtocol,
@@ -19,11 +28,19 @@ import type {
 } from "./wire-protocol.ts";
 
 // One line per wire protocol; the first also answers paths no protocol knows.
-const PROTOCOLS: readonly WireProtocol[] = [openAIChat];
+const PROTOCOLS: readonly WireProtocol[] = [
+  openAIChat,
+  anthropicMessages,
+  geminiGenerateContent,
+  azureOpenAI,
+];
 
 // What a rate-limited client is told to wait: long enough to be a real back-off, short
 // enough for tests that honour it.
 const RETRY_AFTER_SECONDS = 1;
+
+// How many answers `answered()` keeps: the latest, enough for any test's look back.
+const ANSWERS_REMEMBERED = 1024;
 
 export interface SimulatorSettings {
   host: string;
@@ -35,13 +52,20 @@ export interface SimulatorSettings {
   seed: number;
 }
 
+export interface AnsweredRequest {
+  model: string;
+  usage: SimulatedUsage;
+}
+
 export interface RunningSimulator {
   /** "http://127.0.0.1:PORT"; OpenAI clients use `${url}/v1`. */
   url: string;
   /** Replaces the faults of one model, or without a model those of every model without its own. */
   setFaults(faults: FaultProfile, modelId?: string): void;
-  /** Completion requests received so far, whatever became of them. */
+  /** Completion and embeddings requests received so far, whatever became of them. */
   requestCount(): number;
+  /** The latest answers begun (up to 1024), in order, with the usage each reports. */
+  answered(): AnsweredRequest[];
   /** Stops listening and ends every connection, hanging "timeout" requests included. */
   close(): Promise<void>;
 }
@@ -53,6 +77,13 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
   const faults = new FaultTable(settings.faults, settings.faultsByModel, random);
   const latency = latencySampler(settings.latency, random);
   let completionRequests = 0;
+  // The usage of the latest answers begun, in order: what the vendor "reported", for tests.
+  // Bounded, so a demo or benchmark running for hours does not grow with it.
+  const answered: AnsweredRequest[] = [];
+  const remember = (entry: AnsweredRequest) => {
+    if (answered.length === ANSWERS_REMEMBERED) answered.shift();
+    answered.push(entry);
+  };
 
   const server = createServer((request, response) => {
     answerSafely(response, () => route(request, response));
@@ -80,12 +111,21 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
     request: IncomingMessage,
     response: ServerResponse,
   ): void {
-    if (endpoint === "completion") completionRequests += 1;
+    if (endpoint !== "models") completionRequests += 1;
     const rejection = protocol.rejectUnauthenticated(request.headers);
     if (rejection) {
       send(response, rejection);
     } else if (endpoint === "models") {
       send(response, protocol.models(settings.models));
+    } else if (endpoint === "embeddings") {
+      readBody(request, (body) =>
+        answerSafely(response, () => {
+          const read = protocol.readEmbeddings?.(body, pathname);
+          if (!read) send(response, protocol.unknownEndpoint(request.method ?? "POST", pathname));
+          else if (read.accepted) answerEmbeddings(protocol, read.call, response);
+          else send(response, read.rejection);
+        }),
+      );
     } else {
       readBody(request, (body) =>
         answerSafely(response, () => {
@@ -118,8 +158,32 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
     // A "timeout" never answers; the client's own timeout or close() ends the connection.
   }
 
+  function answerEmbeddings(
+    protocol: WireProtocol,
+    call: EmbeddingsCall,
+    response: ServerResponse,
+  ): void {
+    if (!modelIds.has(call.model)) {
+      send(response, protocol.unknownModel(call.model));
+      return;
+    }
+    const fault = faults.draw(call.model);
+    if (fault === "rateLimited") {
+      send(response, protocol.rateLimited(call.model, RETRY_AFTER_SECONDS));
+    } else if (fault === "serverError") {
+      send(response, protocol.serverError());
+    } else if (fault === undefined) {
+      const { vectors, promptTokens } = simulateEmbeddings(call.texts, call.dimensions);
+      remember({ model: call.model, usage: { promptTokens, completionTokens: 0 } });
+      after(latency.firstByteMs(), response, () =>
+        send(response, call.respond(vectors, promptTokens)),
+      );
+    }
+  }
+
   function answerInTime(call: CompletionCall, response: ServerResponse): void {
     const answer = simulateAnswer(call.request);
+    remember({ model: call.request.model, usage: answer.usage });
     const firstByteMs = latency.firstByteMs();
     if (call.stream) {
       after(firstByteMs, response, () =>
@@ -153,6 +217,7 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
       faults.set(profile, modelId);
     },
     requestCount: () => completionRequests,
+    answered: () => [...answered],
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

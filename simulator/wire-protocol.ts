@@ -1,5 +1,6 @@
 // The seam between the simulator's behaviour (server.ts: faults, latency, timing, the answer)
-// and one vendor's wire protocol (openai-chat.ts, and later Anthropic's and Gemini's): a
+// and one vendor's wire protocol (openai-chat.ts, azure-openai.ts, anthropic-messages.ts,
+// gemini-generate-content.ts): a
 // protocol only reads requests into the neutral shape and writes answers and errors in its
 // vendor's exact bytes. It never waits, draws or decides.
 import type { IncomingHttpHeaders } from "node:http";
@@ -41,7 +42,19 @@ export type ReadCompletion =
   | { accepted: true; call: CompletionCall }
   | { accepted: false; rejection: WireResponse };
 
-export type Endpoint = "completion" | "models";
+/** An embeddings request the protocol has read and accepted. */
+export interface EmbeddingsCall {
+  model: string;
+  texts: string[];
+  dimensions: number | undefined;
+  respond(vectors: number[][], promptTokens: number): WireResponse;
+}
+
+export type ReadEmbeddings =
+  | { accepted: true; call: EmbeddingsCall }
+  | { accepted: false; rejection: WireResponse };
+
+export type Endpoint = "completion" | "embeddings" | "models";
 
 export interface WireProtocol {
   /** The endpoint a request is for, or undefined when this protocol has no such path. */
@@ -50,6 +63,8 @@ export interface WireProtocol {
   rejectUnauthenticated(headers: IncomingHttpHeaders): WireResponse | undefined;
   /** The request read into the neutral shape, or the vendor's rejection of a bad body. */
   readCompletion(body: string, pathname: string): ReadCompletion;
+  /** For protocols with an embeddings endpoint: the request read, or the vendor's rejection. */
+  readEmbeddings?(body: string, pathname: string): ReadEmbeddings;
   models(models: readonly SimulatedModel[]): WireResponse;
   unknownModel(modelId: string): WireResponse;
   unknownEndpoint(method: string, pathname: string): WireResponse;

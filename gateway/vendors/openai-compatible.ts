@@ -1,55 +1,445 @@
-// The OpenAI Chat Completions wire protocol, spoken by OpenAI and by the
-// OpenAI-compatible family (DeepSeek, Mistral, Groq, vLLM, Ollama, …).
-import type { TokenUsage } from "../pricing.ts";
+// OpenAI's Chat Completions wire protocol, spoken by OpenAI, by Azure OpenAI
+// (azure-openai.ts: other paths and key header) and by the OpenAI-compatible
+// family (openai-compatible-presets.ts: DeepSeek, Mistral, Qwen, xAI, Groq,
+// Together, vLLM, Ollama), each with its small differences declared.
+import type { IncomingHttpHeaders } from "node:http";
+import {
+  type AttemptFailure,
+  failureFromStatus,
+  retryAfterSecondsOf,
+  UpstreamAnswerError,
+} from "../failures.ts";
+import type {
+  NeutralFinishReason,
+  NeutralMessage,
+  NeutralOutputPart,
+  NeutralPart,
+  NeutralRequest,
+  NeutralResponse,
+  NeutralStreamEvent,
+  NormalizedUsage,
+} from "../neutral.ts";
+import {
+  isRecord,
+  numberOr,
+  parseJsonLeniently,
+  type StreamDecoder,
+  stringOr,
+  type VendorAdapter,
+} from "./adapter.ts";
+import type { OpenAIDialect } from "./openai-compatible-presets.ts";
+import { ServerSentEventReader } from "./server-sent-events.ts";
 
-export const CHAT_COMPLETIONS_PATH = "/chat/completions";
-
-/**
- * The upstream body: the client's request with the routed model, and usage
- * always asked for on streams — every cost is computed from it. Whether the
- * client sees the usage chunk is decided on the way back.
- */
-export function toOpenAIRequestBody(request: Record<string, unknown>, model: string): string {
-  const upstream: Record<string, unknown> = { ...request, model };
-  if (request.stream === true) {
-    const options = (request.stream_options ?? {}) as Record<string, unknown>;
-    upstream.stream_options = { ...options, include_usage: true };
-  }
-  return JSON.stringify(upstream);
+/** Where a vendor of the family takes its calls, and how it wants the key. */
+export interface OpenAIEndpoints {
+  chatPath(model: string): string;
+  embeddingsPath(model: string): string;
+  headers: Record<string, string>;
 }
 
-/** OpenAI's prompt_tokens already include the cached ones; we keep that meaning. */
-export function fromOpenAIUsage(usage: unknown): TokenUsage | null {
-  if (typeof usage !== "object" || usage === null) return null;
-  const fields = usage as {
-    prompt_tokens?: unknown;
-    completion_tokens?: unknown;
-    prompt_tokens_details?: { cached_tokens?: unknown } | null;
+export function bearerEndpoints(apiKey: string | undefined): OpenAIEndpoints {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  return {
+    chatPath: () => "/chat/completions",
+    embeddingsPath: () => "/embeddings",
+    headers,
   };
-  if (typeof fields.prompt_tokens !== "number" || typeof fields.completion_tokens !== "number") {
+}
+
+export function createOpenAICompatibleAdapter(options: {
+  protocol: string;
+  dialect: OpenAIDialect;
+  endpoints: OpenAIEndpoints;
+}): VendorAdapter {
+  const { protocol, dialect, endpoints } = options;
+
+  /** The body as this vendor takes it: dialect differences applied, each drop a warning. */
+  function finishBody(body: Record<string, unknown>, warnings: string[]): string {
+    for (const parameter of dialect.unsupportedParameters) {
+      if (body[parameter] !== undefined) {
+        delete body[parameter];
+        warnings.push(`${protocol} does not support '${parameter}'; it was not sent`);
+      }
+    }
+    if (dialect.maxTokensField === "max_tokens" && body.max_completion_tokens != null) {
+      body.max_tokens ??= body.max_completion_tokens;
+      delete body.max_completion_tokens;
+    }
+    if (body.stream === true) {
+      if (dialect.streamUsage === "stream_options") {
+        // Every cost is computed from usage, so it is always asked for; whether
+        // the client sees the usage chunk is decided on the way back.
+        const streamOptions = isRecord(body.stream_options) ? body.stream_options : {};
+        body.stream_options = { ...streamOptions, include_usage: true };
+      } else {
+        delete body.stream_options;
+      }
+    } else {
+      delete body.stream_options;
+    }
+    return JSON.stringify(body);
+  }
+
+  const adapter: VendorAdapter = {
+    protocol,
+    providerName: protocol === "azure-openai" ? "azure.ai.openai" : protocol,
+
+    toChatRequest(request, model) {
+      const warnings: string[] = [];
+      const body = toOpenAIChatBody(request, model, dialect, warnings);
+      return {
+        method: "POST",
+        path: endpoints.chatPath(model),
+        headers: endpoints.headers,
+        body: finishBody(body, warnings),
+        warnings,
+      };
+    },
+
+    fromChatResponse: fromOpenAIChatCompletion,
+    createStreamDecoder: () => new OpenAIStreamDecoder(),
+    fromUsage: fromOpenAIUsage,
+    mapError: mapOpenAIError,
+
+    passThrough: {
+      protocol: "openai",
+      toChatRequest(clientBody, model) {
+        const warnings: string[] = [];
+        const body = finishBody({ ...clientBody, model }, warnings);
+        return {
+          method: "POST",
+          path: endpoints.chatPath(model),
+          headers: endpoints.headers,
+          body,
+          warnings,
+        };
+      },
+      isGatewayOnlyFrame(frame, clientWantsUsage) {
+        return !clientWantsUsage && isRecord(frame) && isUsageOnlyChunk(frame);
+      },
+    },
+  };
+  if (dialect.embeddings) {
+    return {
+      ...adapter,
+      embeddings: {
+        toRequest(clientBody, model) {
+          const warnings: string[] = [];
+          const body: Record<string, unknown> = { ...clientBody, model };
+          for (const parameter of dialect.unsupportedParameters) {
+            if (body[parameter] !== undefined) {
+              delete body[parameter];
+              warnings.push(`${protocol} does not support '${parameter}'; it was not sent`);
+            }
+          }
+          return {
+            method: "POST",
+            path: endpoints.embeddingsPath(model),
+            headers: endpoints.headers,
+            body: JSON.stringify(body),
+            warnings,
+          };
+        },
+      },
+    };
+  }
+  return adapter;
+}
+
+// ── Requests ──────────────────────────────────────────────────────────────────────────────
+
+/** The neutral request as an OpenAI chat body (before dialect differences). */
+export function toOpenAIChatBody(
+  request: NeutralRequest,
+  model: string,
+  dialect: OpenAIDialect,
+  warnings: string[],
+): Record<string, unknown> {
+  const messages: Record<string, unknown>[] = [];
+  if (request.system.length > 0) {
+    messages.push({
+      role: "system",
+      content: request.system.map((part) => part.text).join("\n\n"),
+    });
+  }
+  let cacheControlSeen = request.system.some((part) => part.cacheControl !== undefined);
+  for (const message of request.messages) {
+    cacheControlSeen ||= message.parts.some((part) => "cacheControl" in part && part.cacheControl);
+    messages.push(...toOpenAIMessages(message));
+  }
+  cacheControlSeen ||= request.tools.some((tool) => tool.cacheControl !== undefined);
+  if (cacheControlSeen) {
+    warnings.push(
+      "cache_control has no effect on OpenAI-protocol vendors, which cache prompts themselves",
+    );
+  }
+  const body: Record<string, unknown> = { model, messages };
+  if (request.tools.length > 0) {
+    body.tools = request.tools.map((tool) => ({
+      type: "function",
+      function: {
+        name: tool.name,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        parameters: tool.parameters,
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+      },
+    }));
+  }
+  if (request.toolChoice) {
+    body.tool_choice =
+      request.toolChoice.type === "tool"
+        ? { type: "function", function: { name: request.toolChoice.name } }
+        : request.toolChoice.type;
+  }
+  if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
+  if (request.maxOutputTokens !== undefined) {
+    body[dialect.maxTokensField === "max_tokens" ? "max_tokens" : "max_completion_tokens"] =
+      request.maxOutputTokens;
+  }
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.topK !== undefined)
+    warnings.push("top_k is not part of the OpenAI protocol; it was not sent");
+  if (request.stopSequences !== undefined) body.stop = request.stopSequences;
+  if (request.responseFormat) {
+    const format = request.responseFormat;
+    body.response_format =
+      format.type === "json_schema"
+        ? {
+            type: "json_schema",
+            json_schema: {
+              name: format.name,
+              schema: format.schema,
+              ...(format.strict !== undefined ? { strict: format.strict } : {}),
+            },
+          }
+        : { type: format.type };
+  }
+  if (request.user !== undefined) body.user = request.user;
+  if (request.metadata !== undefined) body.metadata = request.metadata;
+  if (request.stream) body.stream = true;
+  for (const [field, value] of Object.entries(request.passthrough)) {
+    // An OpenAI client's unknown fields are meant for an OpenAI-protocol vendor.
+    if (request.inbound === "openai") body[field] ??= value;
+    else warnings.push(`'${field}' is not part of the OpenAI protocol; it was not sent`);
+  }
+  return body;
+}
+
+function toOpenAIMessages(message: NeutralMessage): Record<string, unknown>[] {
+  if (message.role === "assistant") {
+    const text = message.parts
+      .filter((part) => part.type === "text")
+      .map((part) => part.text)
+      .join("");
+    const toolCalls = message.parts
+      .filter((part) => part.type === "tool_call")
+      .map((part) => ({
+        id: part.id,
+        type: "function",
+        function: { name: part.name, arguments: part.argumentsJson },
+      }));
+    return [
+      {
+        role: "assistant",
+        content: text === "" && toolCalls.length > 0 ? null : text,
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      },
+    ];
+  }
+  // A user turn: tool results become `tool` messages, which OpenAI wants right
+  // after the assistant's calls, then whatever else the turn said.
+  const messages: Record<string, unknown>[] = [];
+  const rest: NeutralPart[] = [];
+  for (const part of message.parts) {
+    if (part.type === "tool_result") {
+      messages.push({ role: "tool", tool_call_id: part.toolCallId, content: part.content });
+    } else rest.push(part);
+  }
+  if (rest.length > 0) messages.push({ role: "user", content: toOpenAIContent(rest) });
+  return messages;
+}
+
+function toOpenAIContent(parts: NeutralPart[]): string | Record<string, unknown>[] {
+  if (parts.length === 1 && parts[0]?.type === "text") return parts[0].text;
+  return parts.flatMap((part): Record<string, unknown>[] => {
+    if (part.type === "text") return [{ type: "text", text: part.text }];
+    if (part.type === "image") {
+      const url =
+        part.source.kind === "url"
+          ? part.source.url
+          : `data:${part.source.mediaType};base64,${part.source.data}`;
+      return [{ type: "image_url", image_url: { url } }];
+    }
+    return [];
+  });
+}
+
+// ── Answers ───────────────────────────────────────────────────────────────────────────────
+
+/** OpenAI's prompt_tokens already include the cached ones; that is the neutral meaning too. */
+export function fromOpenAIUsage(usage: unknown): NormalizedUsage | null {
+  if (!isRecord(usage)) return null;
+  if (typeof usage.prompt_tokens !== "number" || typeof usage.completion_tokens !== "number") {
     return null;
   }
-  const cached = fields.prompt_tokens_details?.cached_tokens;
+  const promptDetails = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
+  const completionDetails = isRecord(usage.completion_tokens_details)
+    ? usage.completion_tokens_details
+    : {};
   return {
-    inputTokens: fields.prompt_tokens,
-    outputTokens: fields.completion_tokens,
-    cachedInputTokens: typeof cached === "number" ? cached : 0,
+    inputTokens: usage.prompt_tokens,
+    // DeepSeek reports its cache hits as prompt_cache_hit_tokens instead.
+    cachedInputTokens: numberOr(
+      promptDetails.cached_tokens,
+      numberOr(usage.prompt_cache_hit_tokens, 0),
+    ),
+    cacheWriteInputTokens: 0,
+    outputTokens: usage.completion_tokens,
+    reasoningTokens: numberOr(completionDetails.reasoning_tokens, 0),
+  };
+}
+
+export function mapOpenAIFinishReason(reason: unknown): NeutralFinishReason {
+  switch (reason) {
+    case "length":
+      return "length";
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls";
+    case "content_filter":
+      return "content_filter";
+    default:
+      return "stop";
+  }
+}
+
+export function fromOpenAIChatCompletion(body: unknown): NeutralResponse {
+  if (!isRecord(body) || !Array.isArray(body.choices)) {
+    throw new UpstreamAnswerError("the vendor's answer is not a chat.completion");
+  }
+  const choice = isRecord(body.choices[0]) ? body.choices[0] : {};
+  const message = isRecord(choice.message) ? choice.message : {};
+  const parts: NeutralOutputPart[] = [];
+  const reasoning = message.reasoning_content ?? message.reasoning;
+  if (typeof reasoning === "string" && reasoning !== "")
+    parts.push({ type: "reasoning", text: reasoning });
+  if (typeof message.content === "string" && message.content !== "") {
+    parts.push({ type: "text", text: message.content });
+  }
+  if (Array.isArray(message.tool_calls)) {
+    for (const call of message.tool_calls) {
+      if (!isRecord(call) || !isRecord(call.function)) continue;
+      parts.push({
+        type: "tool_call",
+        id: stringOr(call.id, ""),
+        name: stringOr(call.function.name, ""),
+        argumentsJson: stringOr(call.function.arguments, "{}"),
+      });
+    }
+  }
+  return {
+    id: stringOr(body.id, ""),
+    model: stringOr(body.model, ""),
+    parts,
+    finishReason: mapOpenAIFinishReason(choice.finish_reason),
+    usage: fromOpenAIUsage(body.usage),
   };
 }
 
 /** True for the extra chunk that carries only usage (sent when include_usage is on). */
-export function isUsageOnlyChunk(chunk: { choices?: unknown; usage?: unknown }): boolean {
+export function isUsageOnlyChunk(chunk: Record<string, unknown>): boolean {
   return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
 }
 
-/** True once a chunk carries generated content: the moment time-to-first-token measures. */
-export function carriesContent(chunk: { choices?: unknown }): boolean {
-  if (!Array.isArray(chunk.choices)) return false;
-  return chunk.choices.some((choice: { delta?: { content?: unknown; tool_calls?: unknown } }) => {
-    const delta = choice?.delta;
-    return (
-      (typeof delta?.content === "string" && delta.content.length > 0) ||
-      (Array.isArray(delta?.tool_calls) && delta.tool_calls.length > 0)
-    );
-  });
+/** OpenAI's chunk stream read into neutral events. */
+export class OpenAIStreamDecoder implements StreamDecoder {
+  private readonly reader = new ServerSentEventReader();
+  private started = false;
+  private readonly startedToolCalls = new Set<number>();
+
+  push(text: string): NeutralStreamEvent[] {
+    return this.reader.push(text).flatMap((frame) => this.decode(frame.data));
+  }
+
+  end(): NeutralStreamEvent[] {
+    return this.reader.end().flatMap((frame) => this.decode(frame.data));
+  }
+
+  private decode(data: string): NeutralStreamEvent[] {
+    if (data === "[DONE]") return [];
+    const chunk = parseJsonLeniently(data);
+    if (!isRecord(chunk)) return [];
+    const events: NeutralStreamEvent[] = [];
+    if (isRecord(chunk.error)) {
+      events.push({
+        type: "error",
+        message: stringOr(chunk.error.message, "the vendor's stream failed"),
+        vendorType: stringOr(chunk.error.type, null),
+      });
+      return events;
+    }
+    if (!this.started) {
+      this.started = true;
+      events.push({ type: "start", id: stringOr(chunk.id, ""), model: stringOr(chunk.model, "") });
+    }
+    const choice =
+      Array.isArray(chunk.choices) && isRecord(chunk.choices[0]) ? chunk.choices[0] : null;
+    const delta = choice && isRecord(choice.delta) ? choice.delta : null;
+    if (delta) {
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (typeof reasoning === "string" && reasoning !== "") {
+        events.push({ type: "reasoning_delta", text: reasoning });
+      }
+      if (typeof delta.content === "string" && delta.content !== "") {
+        events.push({ type: "text_delta", text: delta.content });
+      }
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls) {
+          if (!isRecord(call)) continue;
+          const index = numberOr(call.index, 0);
+          const fn = isRecord(call.function) ? call.function : {};
+          if (!this.startedToolCalls.has(index)) {
+            this.startedToolCalls.add(index);
+            events.push({
+              type: "tool_call_start",
+              index,
+              id: stringOr(call.id, `call_${index}`),
+              name: stringOr(fn.name, ""),
+            });
+          }
+          if (typeof fn.arguments === "string" && fn.arguments !== "") {
+            events.push({ type: "tool_call_delta", index, argumentsJson: fn.arguments });
+          }
+        }
+      }
+    }
+    if (choice && typeof choice.finish_reason === "string") {
+      events.push({ type: "finish", finishReason: mapOpenAIFinishReason(choice.finish_reason) });
+    }
+    const usage = fromOpenAIUsage(chunk.usage);
+    if (usage) events.push({ type: "usage", usage });
+    return events;
+  }
+}
+
+// ── Errors ────────────────────────────────────────────────────────────────────────────────
+
+export function mapOpenAIError(
+  status: number,
+  body: string,
+  headers: IncomingHttpHeaders,
+): AttemptFailure {
+  const parsed = parseJsonLeniently(body);
+  const error = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : null;
+  return failureFromStatus(
+    status,
+    {
+      message: error ? stringOr(error.message, null) : body.slice(0, 300) || null,
+      vendorType: error ? stringOr(error.code, stringOr(error.type, null)) : null,
+      param: error ? stringOr(error.param, null) : null,
+    },
+    retryAfterSecondsOf(headers["retry-after"]),
+  );
 }

@@ -85,7 +85,9 @@ describe("switchboard all (npm start)", () => {
     let rows: { vendor: string; requests: number; input_tokens: number; output_tokens: number }[] =
       [];
     while (Date.now() - answeredAt < 5_000) {
-      const matrix = await fetch(`http://127.0.0.1:${analyticsPort}/v1/matrix?group_by=vendor`);
+      const matrix = await fetch(`http://127.0.0.1:${analyticsPort}/v1/matrix?group_by=vendor`, {
+        headers: { authorization: "Bearer sk-switchboard-analytics-demo" },
+      });
       // The demo's sim-alpha is flaky on purpose: a failed attempt there is a
       // row with no requests, so look at the rows that served requests.
       rows = (await matrix.json()).rows.filter((row: { requests: number }) => row.requests > 0);

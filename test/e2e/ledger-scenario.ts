@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { expect } from "vitest";
+import { DEMO_ANALYTICS_TOKEN } from "../../analytics/access.ts";
 import { formatDecimal, parseDecimal } from "../../events/money.ts";
 import { topicFor } from "../../events/topics.ts";
 import { usageFor } from "../../simulator/index.ts";
@@ -181,7 +182,8 @@ export async function runLedgerScenario(stack: Stack): Promise<void> {
 
   const expected = expectedMatrix(observed, listed);
   const totalRequests = PLAN.length;
-  const rows = await waitForMatrix(stack, totalRequests);
+  const totalFailedAttempts = expected.reduce((sum, row) => sum + row.failed_attempts, 0);
+  const rows = await waitForMatrix(stack, totalRequests, totalFailedAttempts);
   expect(
     rows
       .map(
@@ -285,15 +287,21 @@ function byKey(
   return `${a.vendor}|${a.model}|${a.task}`.localeCompare(`${b.vendor}|${b.model}|${b.task}`);
 }
 
-async function waitForMatrix(stack: Stack, totalRequests: number) {
+// Requests and failed attempts travel on different topics (and, on Kafka,
+// partitions), so wait until both have arrived before comparing.
+async function waitForMatrix(stack: Stack, totalRequests: number, totalFailedAttempts: number) {
   return waitFor(async () => {
-    const response = await stack.analytics.inject("/v1/matrix?group_by=tenant,vendor,model,task");
+    const response = await stack.analytics.inject({
+      url: "/v1/matrix?group_by=tenant,vendor,model,task",
+      headers: { authorization: `Bearer ${DEMO_ANALYTICS_TOKEN}` },
+    });
     expect(response.statusCode).toBe(200);
     const rows = (response.json().rows as (ExpectedRow & { tenant: string })[]).filter(
       (row) => row.tenant === stack.tenant,
     );
     const requests = rows.reduce((sum, row) => sum + row.requests, 0);
-    return requests >= totalRequests ? rows : null;
+    const failedAttempts = rows.reduce((sum, row) => sum + row.failed_attempts, 0);
+    return requests >= totalRequests && failedAttempts >= totalFailedAttempts ? rows : null;
   });
 }
 

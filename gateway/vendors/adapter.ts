@@ -1,0 +1,93 @@
+// The port every vendor's wire protocol implements. One adapter instance per
+// configured vendor: it knows the vendor's paths, its way of carrying the key,
+// and how to translate the neutral model (../neutral.ts) to its requests and
+// back. Adapters never touch the network; upstream.ts sends what they build.
+import type { IncomingHttpHeaders } from "node:http";
+import type { AttemptFailure } from "../failures.ts";
+import type {
+  InboundProtocol,
+  NeutralRequest,
+  NeutralResponse,
+  NeutralStreamEvent,
+  NormalizedUsage,
+} from "../neutral.ts";
+
+/** An HTTP request to a vendor, relative to its configured base URL. */
+export interface UpstreamRequest {
+  method: "POST";
+  /** Path and query string, appended to the base URL's path. */
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /**
+   * Parameters this vendor cannot honour, each a sentence. They reach the
+   * client in `x-switchboard-warnings`: a dropped parameter is never silent.
+   */
+  warnings: string[];
+}
+
+/** Turns a vendor's streamed answer, as text in arbitrary slices, into neutral events. */
+export interface StreamDecoder {
+  push(text: string): NeutralStreamEvent[];
+  /** The upstream body ended; whatever is still pending. */
+  end(): NeutralStreamEvent[];
+}
+
+/**
+ * A client request in its own protocol, sent up nearly as it came: same
+ * protocol on both sides, so nothing needs translating and the client's
+ * unknown fields survive. The answer goes back byte for byte.
+ */
+export interface PassThrough {
+  readonly protocol: InboundProtocol;
+  toChatRequest(
+    clientBody: Record<string, unknown>,
+    model: string,
+    clientHeaders?: IncomingHttpHeaders,
+  ): UpstreamRequest;
+  /** True for a streamed frame only the gateway asked for (OpenAI's usage-only chunk). */
+  isGatewayOnlyFrame?(parsedFrame: unknown, clientWantsUsage: boolean): boolean;
+}
+
+/** OpenAI's embeddings API, which every vendor here that embeds speaks; the answer goes back as it came. */
+export interface EmbeddingsCapability {
+  toRequest(clientBody: Record<string, unknown>, model: string): UpstreamRequest;
+}
+
+export interface VendorAdapter {
+  /** The configured protocol (`anthropic`, `groq`, `azure-openai`, …). */
+  readonly protocol: string;
+  /** The OpenTelemetry `gen_ai.provider.name` of the wire protocol spoken. */
+  readonly providerName: string;
+  toChatRequest(request: NeutralRequest, model: string): UpstreamRequest;
+  /** A whole answer read into the neutral shape; throws UpstreamAnswerError when it is not one. */
+  fromChatResponse(body: unknown): NeutralResponse;
+  createStreamDecoder(): StreamDecoder;
+  /** The vendor's usage object in the neutral meaning, or null when it carries none. */
+  fromUsage(usage: unknown): NormalizedUsage | null;
+  /** A vendor's HTTP error mapped to a stable code, with whether another candidate may answer. */
+  mapError(status: number, body: string, headers: IncomingHttpHeaders): AttemptFailure;
+  readonly passThrough?: PassThrough;
+  readonly embeddings?: EmbeddingsCapability;
+}
+
+/** Reads a JSON error body without trusting its shape. */
+export function parseJsonLeniently(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function numberOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+export function stringOr<T>(value: unknown, fallback: T): string | T {
+  return typeof value === "string" ? value : fallback;
+}
