@@ -1,77 +1,477 @@
+// The matrix's parameters and its SQL. Every identifier in the SQL comes from
+// the fixed maps below, never from the caller's text; values are bound as
+// query parameters.
 import { z } from "zod";
+import { QUALITY_SOURCES } from "../events/schemas.ts";
+import type { TenantScope } from "./access.ts";
+import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
 
-/** The dimensions a matrix may be grouped by, and the column each one reads. */
-export const GROUP_COLUMNS = {
+/** The dimensions a matrix may be grouped and filtered by, and the column each one reads. */
+export const DIMENSION_COLUMNS = {
   vendor: "vendor",
   model: "model",
   task: "task",
   tenant: "tenant_id",
 } as const;
-export type GroupKey = keyof typeof GROUP_COLUMNS;
+export type Dimension = keyof typeof DIMENSION_COLUMNS;
+export const DIMENSIONS = Object.keys(DIMENSION_COLUMNS) as Dimension[];
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** Time buckets, each computed from the start of the hour (`hour`) in UTC; weeks start on Monday. */
+export const TIME_BUCKET_EXPRESSIONS = {
+  hour: "hour",
+  day: "toStartOfDay(hour)",
+  week: "toDateTime(toMonday(hour), 'UTC')",
+  month: "toDateTime(toStartOfMonth(hour), 'UTC')",
+} as const;
+export type TimeBucket = keyof typeof TIME_BUCKET_EXPRESSIONS;
+export const TIME_BUCKETS = Object.keys(TIME_BUCKET_EXPRESSIONS) as TimeBucket[];
 
-const isoDateTime = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
+export type GroupKey = Dimension | TimeBucket;
+
+/** What a row can carry; `metrics` picks among them. */
+export const METRICS = [
+  "requests",
+  "succeeded",
+  "failed_attempts",
+  "share_of_requests",
+  "share_of_spend",
+  "cost_usd",
+  "cost_per_request_usd",
+  "cost_per_success_usd",
+  "success_rate",
+  "failover_rate",
+  "input_tokens",
+  "cached_input_tokens",
+  "output_tokens",
+  "latency_ms_p50",
+  "latency_ms_p95",
+  "latency_ms_p99",
+  "ttft_ms_p50",
+  "ttft_ms_p95",
+  "ttft_ms_p99",
+  "quality",
+] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** The skeleton's row, kept as the default so existing clients see what they always saw. */
+export const DEFAULT_METRICS: Metric[] = [
+  "requests",
+  "succeeded",
+  "failed_attempts",
+  "input_tokens",
+  "output_tokens",
+  "cost_usd",
+  "cost_per_success_usd",
+  "latency_ms_p50",
+  "latency_ms_p95",
+];
+
+export const QUANTILE_METHODS = ["t-digest", "exact"] as const;
+export type QuantileMethod = (typeof QUANTILE_METHODS)[number];
+
+const groupKey = z.enum([...DIMENSIONS, ...TIME_BUCKETS] as [GroupKey, ...GroupKey[]]);
+
+/** The query parameters, field by field; the OpenAPI document and docs page read these too. */
+export const matrixParameterFields = {
+  ...windowFields,
+  group_by: listParameter(groupKey)
+    .optional()
+    .describe(
+      "keys to group by, comma list or repeated: vendor, model, task, tenant and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task",
+    ),
+  vendor: listParameter(dimensionValue).optional().describe("only these vendors"),
+  model: listParameter(dimensionValue).optional().describe("only these models"),
+  task: listParameter(dimensionValue).optional().describe("only these task classes"),
+  tenant: listParameter(dimensionValue)
+    .optional()
+    .describe("only these tenants (within the token's tenants)"),
+  metrics: listParameter(z.enum([...METRICS, "all"]))
+    .optional()
+    .describe(`metrics per row, or \`all\`. Default ${DEFAULT_METRICS.join(",")}`),
+  quantile_method: z
+    .enum(QUANTILE_METHODS)
+    .default("t-digest")
+    .describe(
+      "t-digest: quantiles from the hourly rollups, approximate (the answer says so); exact: every quantile from the raw events, slower",
+    ),
+  quality_source: listParameter(z.enum(QUALITY_SOURCES))
+    .optional()
+    .describe("quality scores only from these sources: human, eval, heuristic"),
+};
 
 export const matrixParameters = z
-  .object({
-    from: isoDateTime.optional(),
-    to: isoDateTime.optional(),
-    group_by: z
-      .string()
-      .default("vendor,task")
-      .transform((text) => text.split(",").map((part) => part.trim()))
-      .pipe(
-        z
-          .array(z.enum(Object.keys(GROUP_COLUMNS) as [GroupKey, ...GroupKey[]]))
-          .min(1)
-          .refine((keys) => new Set(keys).size === keys.length, "a key appears twice"),
-      ),
-  })
+  .object(matrixParameterFields)
   .strict()
-  .transform((parameters) => {
-    const to = parameters.to ?? new Date();
-    const from = parameters.from ?? new Date(to.getTime() - 30 * DAY_MS);
-    return { from, to, groupBy: parameters.group_by };
-  })
-  .refine((parameters) => parameters.from < parameters.to, {
-    message: "from must be before to",
-    path: ["from"],
+  .transform((parameters, context) => {
+    const groupBy = parameters.group_by ?? ["vendor", "task"];
+    if (new Set(groupBy).size !== groupBy.length) {
+      context.addIssue({ code: "custom", path: ["group_by"], message: "a key appears twice" });
+    }
+    if (groupBy.filter((key) => TIME_BUCKETS.includes(key as TimeBucket)).length > 1) {
+      context.addIssue({
+        code: "custom",
+        path: ["group_by"],
+        message: "at most one time bucket (hour, day, week, month)",
+      });
+    }
+    const requested = parameters.metrics ?? DEFAULT_METRICS;
+    const metrics: Metric[] = requested.includes("all") ? [...METRICS] : (requested as Metric[]);
+    return {
+      ...resolveWindow(parameters),
+      groupBy,
+      filters: {
+        vendor: parameters.vendor,
+        model: parameters.model,
+        task: parameters.task,
+        tenant: parameters.tenant,
+      } satisfies Partial<Record<Dimension, string[]>>,
+      metrics: [...new Set(metrics)],
+      quantileMethod: parameters.quantile_method,
+      qualitySources: parameters.quality_source,
+    };
   });
 
 export type MatrixParameters = z.output<typeof matrixParameters>;
+export type DimensionFilters = MatrixParameters["filters"];
+
+export interface BoundQuery {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+type Range = [Date, Date];
+
+function ceilTo(date: Date, unitMs: number): Date {
+  return new Date(Math.ceil(date.getTime() / unitMs) * unitMs);
+}
+
+function floorTo(date: Date, unitMs: number): Date {
+  return new Date(Math.floor(date.getTime() / unitMs) * unitMs);
+}
 
 /**
- * One row per group: completed requests are counted where they were served,
- * failed attempts where they failed, so a vendor's row shows both. Group
- * columns come from the fixed list above, never from the caller's text.
+ * Splits [from, to) by who can answer for each part: whole days the daily
+ * rollup, whole hours at either side of them the hourly rollup, and the
+ * partial hours at the window's edges only the raw events. Grouping by hour
+ * skips the daily rollup. Each tier has a head and a tail range; empty ranges
+ * are [to, to).
  */
-export function matrixSql(groupBy: GroupKey[]): string {
-  const keys = groupBy.map((key) => `${GROUP_COLUMNS[key]} AS ${key}`).join(", ");
-  const groupKeys = groupBy.join(", ");
-  const window =
-    "occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}";
+export function splitWindow(from: Date, to: Date, useDays: boolean) {
+  const empty: Range = [to, to];
+  const firstHour = ceilTo(from, HOUR_MS);
+  const lastHourEnd = floorTo(to, HOUR_MS);
+  if (firstHour >= lastHourEnd) {
+    return { days: empty, hours: [empty, empty], raw: [[from, to] as Range, empty] };
+  }
+  const raw: [Range, Range] = [
+    [from, firstHour],
+    [lastHourEnd, to],
+  ];
+  const firstDay = ceilTo(from, DAY_MS);
+  const lastDayEnd = floorTo(to, DAY_MS);
+  if (!useDays || firstDay >= lastDayEnd) {
+    return { days: empty, hours: [[firstHour, lastHourEnd] as Range, empty], raw };
+  }
+  return {
+    days: [firstDay, lastDayEnd] as Range,
+    hours: [[firstHour, firstDay] as Range, [lastDayEnd, lastHourEnd] as Range],
+    raw,
+  };
+}
+
+/** `AND column IN {…}` for each filter given and for the token's tenants. */
+export function filterSql(
+  filters: DimensionFilters,
+  scope: TenantScope,
+  params: Record<string, unknown>,
+): string {
+  const clauses: string[] = [];
+  for (const dimension of DIMENSIONS) {
+    const values = filters[dimension];
+    if (values) {
+      clauses.push(`${DIMENSION_COLUMNS[dimension]} IN {filter_${dimension}:Array(String)}`);
+      params[`filter_${dimension}`] = values;
+    }
+  }
+  if (scope.tenants !== "all") {
+    clauses.push("tenant_id IN {scope_tenants:Array(String)}");
+    params.scope_tenants = scope.tenants;
+  }
+  return clauses.map((clause) => ` AND ${clause}`).join("");
+}
+
+/** The SELECT list and GROUP BY list for the requested keys, over a relation with `hour` and the dimension columns. */
+export function groupSql(groupBy: GroupKey[]): { select: string; keys: string } {
+  const select = groupBy.map((key) => {
+    if (key in TIME_BUCKET_EXPRESSIONS) {
+      return `${TIME_BUCKET_EXPRESSIONS[key as TimeBucket]} AS ${key}_bucket`;
+    }
+    return `${DIMENSION_COLUMNS[key as Dimension]} AS ${key}_key`;
+  });
+  const keys = groupBy
+    .map((key) => (key in TIME_BUCKET_EXPRESSIONS ? `${key}_bucket` : `${key}_key`))
+    .join(", ");
+  return { select: select.join(", "), keys };
+}
+
+/** Where a group key's value is in a result record. */
+export function groupColumn(key: GroupKey): string {
+  return key in TIME_BUCKET_EXPRESSIONS ? `${key}_bucket` : `${key}_key`;
+}
+
+const EVENT_WINDOW =
+  "occurred_at >= {window_from:DateTime64(3, 'UTC')} AND occurred_at < {window_to:DateTime64(3, 'UTC')}";
+
+// Requests and failed attempts as one relation, tagged by `kind`; failed
+// attempts count where they failed and add no tokens, cost or latency.
+function rawEventsSql(window: string, filters: string): string {
   return `
-    SELECT ${keys},
+      SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
+             status, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+             latency_ms, ttft_ms
+      FROM switchboard.request_completed FINAL
+      WHERE ${window}${filters}
+      UNION ALL
+      SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
+             'failed' AS status, toUInt16(1) AS attempts, toUInt64(0), toUInt64(0), toUInt64(0),
+             toDecimal128(0, 18), latency_ms, CAST(NULL AS Nullable(UInt32))
+      FROM switchboard.attempt_failed FINAL
+      WHERE ${window}${filters}`;
+}
+
+/**
+ * One aggregate of the rollups: its merge for the answer and the state the
+ * raw events give for partial hours. Quantile states are costly to merge, so
+ * a query reads them only when a quantile metric was asked for.
+ */
+interface RollupState {
+  column: string;
+  merge: string;
+  fromRaw: string;
+  neededFor?: (metrics: Metric[]) => boolean;
+}
+
+const ROLLUP_STATES: RollupState[] = [
+  {
+    column: "requests",
+    merge: "countMerge(requests)",
+    fromRaw: "countStateIf(kind = 'request')",
+  },
+  {
+    column: "succeeded",
+    merge: "countMerge(succeeded)",
+    fromRaw: "countStateIf(kind = 'request' AND status = 'success')",
+  },
+  {
+    column: "failed_over",
+    merge: "countMerge(failed_over)",
+    fromRaw: "countStateIf(kind = 'request' AND attempts > 1)",
+  },
+  {
+    column: "failed_attempts",
+    merge: "countMerge(failed_attempts)",
+    fromRaw: "countStateIf(kind = 'attempt_failed')",
+  },
+  {
+    column: "input_tokens",
+    merge: "sumMerge(input_tokens)",
+    fromRaw: "sumStateIf(input_tokens, kind = 'request')",
+  },
+  {
+    column: "cached_input_tokens",
+    merge: "sumMerge(cached_input_tokens)",
+    fromRaw: "sumStateIf(cached_input_tokens, kind = 'request')",
+  },
+  {
+    column: "output_tokens",
+    merge: "sumMerge(output_tokens)",
+    fromRaw: "sumStateIf(output_tokens, kind = 'request')",
+  },
+  {
+    column: "cost_usd",
+    merge: "toString(sumMerge(cost_usd))",
+    fromRaw: "sumStateIf(cost_usd, kind = 'request')",
+  },
+  {
+    column: "latency_ms_quantiles",
+    merge: "quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_quantiles)",
+    fromRaw: "quantilesTDigestStateIf(0.5, 0.95, 0.99)(latency_ms, kind = 'request')",
+    neededFor: (metrics) => metrics.some((metric) => metric.startsWith("latency_ms_")),
+  },
+  {
+    column: "ttft_observed",
+    merge: "countMerge(ttft_observed)",
+    fromRaw: "countStateIf(kind = 'request' AND ttft_ms IS NOT NULL)",
+  },
+  {
+    column: "ttft_ms_quantiles",
+    merge: "quantilesTDigestMerge(0.5, 0.95, 0.99)(ttft_ms_quantiles)",
+    fromRaw:
+      "quantilesTDigestStateIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL)",
+    neededFor: (metrics) => metrics.some((metric) => metric.startsWith("ttft_ms_")),
+  },
+];
+
+function rangeSql(column: string, type: string, name: string): string {
+  return (
+    `((${column} >= {${name}_head_from:${type}} AND ${column} < {${name}_head_to:${type}})` +
+    ` OR (${column} >= {${name}_tail_from:${type}} AND ${column} < {${name}_tail_to:${type}}))`
+  );
+}
+
+function bindRanges(params: Record<string, unknown>, name: string, [head, tail]: Range[]) {
+  Object.assign(params, {
+    [`${name}_head_from`]: head?.[0],
+    [`${name}_head_to`]: head?.[1],
+    [`${name}_tail_from`]: tail?.[0],
+    [`${name}_tail_to`]: tail?.[1],
+  });
+}
+
+/**
+ * The matrix from the rollups: whole days from the daily rollup, whole hours
+ * from the hourly one, and for the partial hours at the window's edges the
+ * same aggregate states computed from the raw events; all merged with -Merge.
+ * Counts and money are exact; quantiles are merged t-digests. An admin's
+ * matrix across all tenants reads the rollups kept without tenant_id
+ * (0007_all_tenants_rollups.sql), which hold twenty-fold fewer digests.
+ */
+export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
+  const params: Record<string, unknown> = {};
+  const filters = filterSql(parameters.filters, scope, params);
+  const tiers = splitWindow(parameters.from, parameters.to, !parameters.groupBy.includes("hour"));
+  Object.assign(params, { days_from: tiers.days[0], days_to: tiers.days[1] });
+  bindRanges(params, "hours", tiers.hours);
+  bindRanges(params, "raw", tiers.raw);
+  const allTenants =
+    scope.tenants === "all" && !parameters.filters.tenant && !parameters.groupBy.includes("tenant");
+  const [daily, hourly, tenantColumn] = allTenants
+    ? [
+        "switchboard.usage_daily_all_tenants",
+        "switchboard.usage_hourly_all_tenants",
+        "'' AS tenant_id",
+      ]
+    : ["switchboard.usage_daily", "switchboard.usage_hourly", "tenant_id"];
+  const states = ROLLUP_STATES.filter(
+    (state) => !state.neededFor || state.neededFor(parameters.metrics),
+  );
+  // A quantile not asked for is an empty list: its row figure is then never read.
+  const skipped = ROLLUP_STATES.filter((state) => !states.includes(state)).map(
+    (state) => `CAST([] AS Array(Float64)) AS ${state.column}`,
+  );
+  const stateColumns = states.map((state) => state.column).join(", ");
+  const group = groupSql(parameters.groupBy);
+  const sql = `
+    SELECT ${group.select},
+      ${[...states.map((state) => `${state.merge} AS ${state.column}`), ...skipped].join(",\n      ")}
+    FROM (
+      SELECT day AS hour, ${tenantColumn}, vendor, model, task, ${stateColumns}
+      FROM ${daily}
+      WHERE day >= {days_from:DateTime('UTC')} AND day < {days_to:DateTime('UTC')}${filters}
+      UNION ALL
+      SELECT hour, ${tenantColumn}, vendor, model, task, ${stateColumns}
+      FROM ${hourly}
+      WHERE ${rangeSql("hour", "DateTime('UTC')", "hours")}${filters}
+      UNION ALL
+      SELECT hour, tenant_id, vendor, model, task,
+        ${states.map((state) => `${state.fromRaw} AS ${state.column}`).join(",\n        ")}
+      FROM (${rawEventsSql(rangeSql("occurred_at", "DateTime64(3, 'UTC')", "raw"), filters)})
+      GROUP BY hour, tenant_id, vendor, model, task
+    )
+    GROUP BY ${group.keys}
+    ORDER BY ${group.keys}`;
+  return { sql, params };
+}
+
+/** The matrix straight from the raw events read with FINAL, with exact quantiles. */
+export function rawMatrixSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
+  const params: Record<string, unknown> = {
+    window_from: parameters.from,
+    window_to: parameters.to,
+  };
+  const filters = filterSql(parameters.filters, scope, params);
+  const group = groupSql(parameters.groupBy);
+  const sql = `
+    SELECT ${group.select},
       countIf(kind = 'request') AS requests,
       countIf(kind = 'request' AND status = 'success') AS succeeded,
+      countIf(kind = 'request' AND attempts > 1) AS failed_over,
       countIf(kind = 'attempt_failed') AS failed_attempts,
-      sum(input_tokens) AS input_tokens,
-      sum(output_tokens) AS output_tokens,
-      toString(sum(cost_usd)) AS cost_usd,
-      quantileExactIf(0.5)(latency_ms, kind = 'request') AS latency_ms_p50,
-      quantileExactIf(0.95)(latency_ms, kind = 'request') AS latency_ms_p95
+      sumIf(input_tokens, kind = 'request') AS input_tokens,
+      sumIf(cached_input_tokens, kind = 'request') AS cached_input_tokens,
+      sumIf(output_tokens, kind = 'request') AS output_tokens,
+      toString(sumIf(cost_usd, kind = 'request')) AS cost_usd,
+      quantilesExactIf(0.5, 0.95, 0.99)(latency_ms, kind = 'request') AS latency_ms_quantiles,
+      countIf(kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_observed,
+      quantilesExactIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_ms_quantiles
+    FROM (${rawEventsSql(EVENT_WINDOW, filters)})
+    GROUP BY ${group.keys}
+    ORDER BY ${group.keys}`;
+  return { sql, params };
+}
+
+/**
+ * A score may be stamped by another process than the gateway (an eval
+ * runner), so a score given a little before its request's timestamp still
+ * counts: scores are read from this long before the window's start.
+ */
+export const SCORE_CLOCK_SKEW_ALLOWANCE = "INTERVAL 1 HOUR";
+
+/**
+ * Quality per group, metric and kind of score, from the raw scores joined to
+ * the requests they score (vendor, model, task and time come from the
+ * request). Numbers are grouped by their scale too, so a 4 of 5 and a 4 of 10
+ * never share a mean; categories by category.
+ */
+export function qualitySql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
+  const params: Record<string, unknown> = {
+    window_from: parameters.from,
+    window_to: parameters.to,
+  };
+  const filters = filterSql(parameters.filters, scope, params);
+  // Scores carry only the tenant among the dimensions.
+  const scoreFilters: string[] = [];
+  if (scope.tenants !== "all") scoreFilters.push("tenant_id IN {scope_tenants:Array(String)}");
+  if (parameters.filters.tenant) scoreFilters.push("tenant_id IN {filter_tenant:Array(String)}");
+  if (parameters.qualitySources) {
+    scoreFilters.push("source IN {quality_sources:Array(String)}");
+    params.quality_sources = parameters.qualitySources;
+  }
+  const group = groupSql(parameters.groupBy);
+  const sql = `
+    SELECT ${group.select},
+      metric,
+      value.type AS type,
+      if(type = 'number', value.minimum, NULL) AS minimum,
+      if(type = 'number', value.maximum, NULL) AS maximum,
+      if(type = 'category', value.category, NULL) AS category,
+      count() AS scores,
+      countIf(value.boolean) AS true_scores,
+      avgIf(assumeNotNull(value.number), type = 'number') AS mean,
+      varSampIf(assumeNotNull(value.number), type = 'number') AS sample_variance
     FROM (
-      SELECT 'request' AS kind, tenant_id, task, vendor, model, status,
-             input_tokens, output_tokens, cost_usd, latency_ms
-      FROM switchboard.request_completed FINAL
-      WHERE ${window}
-      UNION ALL
-      SELECT 'attempt_failed' AS kind, tenant_id, task, vendor, model, 'failed' AS status,
-             toUInt64(0), toUInt64(0), toDecimal128(0, 18), latency_ms
-      FROM switchboard.attempt_failed FINAL
-      WHERE ${window}
+      SELECT requested.hour AS hour, requested.tenant_id AS tenant_id, requested.vendor AS vendor,
+             requested.model AS model, requested.task AS task, scored.metric AS metric,
+             scored.value AS value
+      -- The scores are the right side, the one a hash join holds in memory:
+      -- a window has fewer scores than requests.
+      FROM (
+        SELECT tenant_id, request_id, toStartOfHour(occurred_at) AS hour, vendor, model, task
+        FROM switchboard.request_completed FINAL
+        WHERE ${EVENT_WINDOW}${filters}
+      ) AS requested
+      INNER JOIN (
+        SELECT tenant_id, request_id, metric, value
+        FROM switchboard.quality_scored FINAL
+        WHERE occurred_at >= {window_from:DateTime64(3, 'UTC')} - ${SCORE_CLOCK_SKEW_ALLOWANCE}
+          ${scoreFilters.map((clause) => `AND ${clause}`).join(" ")}
+      ) AS scored
+      ON scored.tenant_id = requested.tenant_id AND scored.request_id = requested.request_id
     )
-    GROUP BY ${groupKeys}
-    ORDER BY ${groupKeys}`;
+    GROUP BY ${group.keys}, metric, type, minimum, maximum, category
+    ORDER BY ${group.keys}, metric, type, minimum, maximum, category`;
+  return { sql, params };
 }

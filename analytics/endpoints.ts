@@ -1,0 +1,136 @@
+// Every endpoint of the analytics API, described once: the routes validate
+// with these zod schemas, and the OpenAPI document and the docs page are
+// generated from them, so the three cannot drift apart.
+import type { z } from "zod";
+import { exportParameterFields, exportPathFields } from "./export/export-parameters.ts";
+import { matrixParameterFields } from "./matrix-query.ts";
+import { briefParameterFields, briefPathFields } from "./vendor-brief.ts";
+import { whatIfRequest } from "./whatif-request.ts";
+
+export interface EndpointDescription {
+  method: "GET" | "POST";
+  /** The route as fastify spells it (`/v1/export/:dataset`). */
+  path: string;
+  summary: string;
+  description: string;
+  /** false for the few endpoints anyone may read (the docs themselves, health). */
+  authenticated: boolean;
+  pathParameters?: Record<string, z.ZodType>;
+  queryParameters?: Record<string, z.ZodType>;
+  body?: z.ZodType;
+  /** Content types of a successful answer. */
+  produces: string[];
+  /** Paste-able calls against the demo (`npm start`). */
+  examples: string[];
+}
+
+export const ANALYTICS_BASE_URL = "http://127.0.0.1:8081";
+const DEMO_AUTHORIZATION = "-H 'authorization: Bearer sk-switchboard-analytics-demo'";
+
+function curl(pathAndQuery: string, extra = ""): string {
+  return `curl -s ${DEMO_AUTHORIZATION}${extra} '${ANALYTICS_BASE_URL}${pathAndQuery}'`;
+}
+
+export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
+  {
+    method: "GET",
+    path: "/v1/matrix",
+    summary: "Cost, success, latency and quality matrix",
+    description:
+      "One row per group over [from, to). Money and shares are exact decimal strings (shares and per-request figures truncated at 18 places); rates are numbers. Counts, tokens and money come from the hourly rollups plus the raw events for partial hours, and are exact; quantiles come from t-digests unless quantile_method=exact, and the answer's `quantiles` says which. Quality is per metric: booleans as a mean with a Wilson 95% interval, numbers (per scale) as a mean with a Student-t 95% interval, categories as shares with Wilson intervals; scores join their request, so they count in the request's group and hour.",
+    authenticated: true,
+    queryParameters: matrixParameterFields,
+    produces: ["application/json"],
+    examples: [
+      curl("/v1/matrix?group_by=vendor,task"),
+      curl(
+        "/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+      ),
+      curl("/v1/matrix?group_by=model&metrics=requests,latency_ms_p99&quantile_method=exact"),
+    ],
+  },
+  {
+    method: "POST",
+    path: "/v1/whatif",
+    summary: "Re-price the observed traffic with some of it moved",
+    description:
+      "For a period, moves a share of one task's traffic from one vendor-model to another (or re-prices it in place under a new contract) and answers the baseline spend, the projected spend and the delta, exact to 18 decimal places. Token counts on the target are estimated with the observed per-task ratio of mean tokens per request between the two candidates (or assumed equal when the target has no traffic on the task — the answer says which); cost is the given price on those tokens, or else the target's observed cost per request on the task. Quality deltas come with 95% intervals (Newcombe's hybrid Wilson for booleans, Welch's t for numbers) where both sides have scores, and say so where not; latency as a mean difference with a Welch interval, beside t-digest p50 and p95.",
+    authenticated: true,
+    body: whatIfRequest,
+    produces: ["application/json"],
+    examples: [
+      `curl -s ${DEMO_AUTHORIZATION} -H 'content-type: application/json' ${ANALYTICS_BASE_URL}/v1/whatif -d '{"moves": [{"task": "general", "from": {"vendor": "sim-alpha", "model": "sim-small"}, "to": {"vendor": "sim-beta", "model": "sim-small"}, "share": "0.5"}]}'`,
+      `curl -s ${DEMO_AUTHORIZATION} -H 'content-type: application/json' ${ANALYTICS_BASE_URL}/v1/whatif -d '{"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "moves": [{"task": "extraction", "from": {"vendor": "sim-alpha", "model": "sim-small"}, "to": {"vendor": "sim-alpha", "model": "sim-small"}, "price": {"input": "0.10", "output": "0.40"}}]}'`,
+    ],
+  },
+  {
+    method: "GET",
+    path: "/v1/vendors/:vendor/brief",
+    summary: "A renewal brief on one vendor",
+    description:
+      "Spend and share of spend per day; the per-task matrix beside the cheapest alternative per successful request on the same task (meeting a quality floor when quality_metric is given); the routable share of spend (tasks where an alternative does it for less) against the locked share; the savings at stake; service levels against targets (availability, p95 time to first token, error rate); and the hours with failed-over attempts. JSON, Markdown, CSV (the per-task table) or a printable HTML page with a chart.",
+    authenticated: true,
+    pathParameters: briefPathFields,
+    queryParameters: briefParameterFields,
+    produces: ["application/json", "text/markdown", "text/csv", "text/html"],
+    examples: [
+      curl("/v1/vendors/sim-alpha/brief"),
+      curl(
+        "/v1/vendors/sim-alpha/brief?format=html&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+        " -o brief.html",
+      ),
+      curl("/v1/vendors/sim-alpha/brief?format=md&quality_metric=helpful&slo_ttft_p95_ms=800"),
+    ],
+  },
+  {
+    method: "GET",
+    path: "/v1/export/:dataset",
+    summary: "Stream a dataset to a warehouse, incrementally",
+    description:
+      "Rows in ingest order, streamed page by page (bounded memory). The answer's x-switchboard-next-cursor header is the cursor for the next pull, which returns exactly the rows ingested since: every row once, including events that arrive late relative to occurred_at. Rows of the last few seconds wait for the next pull, so an insert still in flight is never skipped. x-switchboard-export-complete says whether more rows were ready than this answer carries (limit, or one Parquet page). A response cut short (connection lost) must be pulled again with the same cursor. focus is FinOps FOCUS 1.2, one cost row per request, with ListCost = ContractedCost = EffectiveCost = BilledCost until contracts exist.",
+    authenticated: true,
+    pathParameters: exportPathFields,
+    queryParameters: exportParameterFields,
+    produces: [
+      "application/vnd.apache.arrow.stream",
+      "application/vnd.apache.parquet",
+      "application/x-ndjson",
+      "text/csv",
+    ],
+    examples: [
+      curl("/v1/export/requests?format=ndjson", " -D headers.txt"),
+      curl("/v1/export/focus?format=csv&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"),
+      curl(
+        "/v1/export/requests?format=arrow&cursor=CURSOR_FROM_THE_LAST_PULL",
+        " -o requests.arrows",
+      ),
+    ],
+  },
+  {
+    method: "GET",
+    path: "/openapi.json",
+    summary: "This API as an OpenAPI 3.1 document",
+    description: "Generated from the same zod schemas the endpoints validate with.",
+    authenticated: false,
+    produces: ["application/json"],
+    examples: [`curl -s '${ANALYTICS_BASE_URL}/openapi.json'`],
+  },
+  {
+    method: "GET",
+    path: "/docs",
+    summary: "This API as a page to read",
+    description: "Endpoints, parameters and examples, generated from the same source.",
+    authenticated: false,
+    produces: ["text/html"],
+    examples: [`curl -s '${ANALYTICS_BASE_URL}/docs'`],
+  },
+  {
+    method: "GET",
+    path: "/healthz",
+    summary: "Liveness",
+    description: 'Answers {"status":"ok"} while the process serves.',
+    authenticated: false,
+    produces: ["application/json"],
+    examples: [`curl -s '${ANALYTICS_BASE_URL}/healthz'`],
+  },
+];

@@ -1,0 +1,50 @@
+// What each export dataset is: the table it reads and the columns it gives,
+// as fixed SQL (no caller text ever reaches it). Every dataset carries
+// `ingested_at`, the position the export cursor follows.
+import { FOCUS_SELECT } from "./focus.ts";
+
+export interface ExportDataset {
+  table: string;
+  /** The SELECT list; `ingested_at` and `event_id` are in every table for ordering. */
+  columns: string;
+  /** A filter every row of the dataset meets, beyond tenant and time. */
+  where?: string;
+}
+
+export const EXPORT_DATASETS = {
+  requests: {
+    table: "switchboard.request_completed",
+    columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
+      request_id, task, request_model, vendor, model, response_model, attempts, streamed, status,
+      http_status, error_class, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+      price_card_version, latency_ms, ttft_ms`,
+  },
+  attempts: {
+    table: "switchboard.attempt_failed",
+    columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
+      request_id, task, request_model, vendor, model, attempt, streamed, error_class, http_status,
+      latency_ms`,
+  },
+  decisions: {
+    table: "switchboard.route_decided",
+    columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
+      request_id, task, request_model, policy, candidates, chosen_vendor, chosen_model, reason`,
+  },
+  quality: {
+    table: "switchboard.quality_scored",
+    // The value tuple flattened, so every warehouse reads it without struct support.
+    columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
+      request_id, metric, value.type AS value_type, value.boolean AS value_boolean,
+      value.number AS value_number, value.minimum AS value_minimum, value.maximum AS value_maximum,
+      value.category AS value_category, source, gold_set_name, gold_set_version, comment`,
+  },
+  focus: {
+    table: "switchboard.request_completed",
+    columns: FOCUS_SELECT,
+    // A request no vendor was tried for has no provider and costs nothing: not a charge.
+    where: "vendor != ''",
+  },
+} as const satisfies Record<string, ExportDataset>;
+
+export type ExportDatasetName = keyof typeof EXPORT_DATASETS;
+export const EXPORT_DATASET_NAMES = Object.keys(EXPORT_DATASETS) as ExportDatasetName[];

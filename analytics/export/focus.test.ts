@@ -1,0 +1,196 @@
+import { readFileSync } from "node:fs";
+import { tableFromIPC } from "apache-arrow";
+import type { FastifyInstance } from "fastify";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatDecimal, parseDecimal } from "../../events/money.ts";
+import { freshClickHouse, queryRows, type TestClickHouse } from "../../test/fixtures/clickhouse.ts";
+import { HAND_LEDGER_WINDOW, handLedger } from "../../test/fixtures/hand-ledger.ts";
+import { loadEvents } from "../../test/fixtures/load-events.ts";
+import { buildAnalytics } from "../app.ts";
+import { FOCUS_SELECT } from "./focus.ts";
+
+// The spec's own column list, derived from FOCUS 1.2 (shared/data/SOURCES.md §6).
+const FOCUS_COLUMNS_FILE = new URL(
+  "../../../shared/data/focus/focus-1.2-columns.derived.csv",
+  import.meta.url,
+);
+
+interface FocusColumn {
+  column_id: string;
+  feature_level: "Mandatory" | "Conditional" | "Recommended";
+  allows_nulls: "True" | "False";
+  data_type: "String" | "Decimal" | "Date/Time" | "JSON";
+  allowed_values: string;
+}
+
+/** A small CSV reader for the spec file: quoted fields may hold commas and doubled quotes. */
+function readCsv(text: string): Record<string, string>[] {
+  const records: string[][] = [];
+  let field = "";
+  let record: string[] = [];
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const character = text[index];
+    if (quoted) {
+      if (character === '"' && text[index + 1] === '"') {
+        field += '"';
+        index += 1;
+      } else if (character === '"') quoted = false;
+      else field += character;
+    } else if (character === '"') quoted = true;
+    else if (character === ",") {
+      record.push(field);
+      field = "";
+    } else if (character === "\n") {
+      record.push(field.replace(/\r$/, ""));
+      records.push(record);
+      record = [];
+      field = "";
+    } else field += character;
+  }
+  if (field !== "" || record.length > 0) records.push([...record, field]);
+  const [header = [], ...rows] = records;
+  return rows.map((row) =>
+    Object.fromEntries(header.map((name, index) => [name, row[index] ?? ""])),
+  );
+}
+
+const SPEC = readCsv(readFileSync(FOCUS_COLUMNS_FILE, "utf8")) as unknown as FocusColumn[];
+const SPEC_BY_ID = new Map(SPEC.map((column) => [column.column_id, column]));
+
+let clickhouse: TestClickHouse;
+let app: FastifyInstance;
+let exported: { name: string; type: string }[];
+
+beforeAll(async () => {
+  clickhouse = await freshClickHouse();
+  await loadEvents(clickhouse.client, handLedger());
+  app = buildAnalytics({
+    clickhouse: clickhouse.client,
+    logger: pino({ level: "silent" }),
+    exportOptions: { pageRows: 3, settleMs: 0 },
+  });
+  exported = await queryRows<{ name: string; type: string }>(
+    clickhouse.client,
+    `DESCRIBE (SELECT ${FOCUS_SELECT} FROM switchboard.request_completed)`,
+  );
+});
+afterAll(async () => {
+  await app.close();
+  await clickhouse.close();
+});
+
+const CLICKHOUSE_TYPE_FOR = {
+  Decimal: /^(Nullable\()?Decimal\(38, \d+\)\)?$/,
+  "Date/Time": /^(Nullable\()?DateTime64\(3, 'UTC'\)\)?$/,
+  String: /^(LowCardinality\()?(Nullable\()?String\)?\)?$/,
+  // JSON text: a key-value object serialized as a string.
+  JSON: /^(Nullable\()?String\)?$/,
+};
+
+describe("the focus export follows FinOps FOCUS 1.2", () => {
+  it("the spec file is the one described: 57 columns, 21 of them mandatory", () => {
+    expect(SPEC).toHaveLength(57);
+    expect(SPEC.filter((column) => column.feature_level === "Mandatory")).toHaveLength(21);
+  });
+
+  it("has every mandatory column", () => {
+    const names = new Set(exported.map((column) => column.name));
+    for (const column of SPEC.filter((candidate) => candidate.feature_level === "Mandatory")) {
+      expect(names, column.column_id).toContain(column.column_id);
+    }
+  });
+
+  it("names only FOCUS columns, or x_ columns of its own", () => {
+    for (const { name } of exported) {
+      if (name.startsWith("x_")) continue;
+      expect(SPEC_BY_ID.has(name), name).toBe(true);
+    }
+    expect(exported.map((column) => column.name)).toEqual(
+      expect.arrayContaining(["x_InputTokens", "x_CachedInputTokens", "x_OutputTokens"]),
+    );
+  });
+
+  it("gives each column the spec's type, nullable only where the spec allows nulls", () => {
+    for (const { name, type } of exported) {
+      const column = SPEC_BY_ID.get(name);
+      if (!column) continue;
+      expect(type, name).toMatch(CLICKHOUSE_TYPE_FOR[column.data_type]);
+      if (column.allows_nulls === "False") expect(type, name).not.toMatch(/Nullable/);
+    }
+  });
+
+  it("uses only allowed values, and the figures of the request, exactly", async () => {
+    const response = await app.inject(`/v1/export/focus?format=ndjson&tenant=acme`);
+    const rows = response.body
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(rows).toHaveLength(5);
+    for (const row of rows) {
+      for (const [name, value] of Object.entries(row)) {
+        const allowed = SPEC_BY_ID.get(name)?.allowed_values;
+        if (!allowed || value === null) continue;
+        // ServiceSubcategory's values are listed as "Category > Subcategory".
+        const values = allowed
+          .split(";")
+          .map((entry) => (name === "ServiceSubcategory" ? entry.split(" > ")[1] : entry));
+        expect(values, `${name}=${String(value)}`).toContain(value);
+      }
+    }
+    expect(rows.find((row) => row.x_RequestId === "r1")).toMatchObject({
+      BilledCost: "0.1",
+      EffectiveCost: "0.1",
+      ListCost: "0.1",
+      ContractedCost: "0.1",
+      BillingCurrency: "USD",
+      BillingPeriodStart: "2026-11-01T00:00:00.000Z",
+      BillingPeriodEnd: "2026-12-01T00:00:00.000Z",
+      ChargePeriodStart: "2026-11-20T10:00:00.000Z",
+      ChargePeriodEnd: "2026-11-20T11:00:00.000Z",
+      ChargeCategory: "Usage",
+      ChargeClass: null,
+      ProviderName: "alpha",
+      PublisherName: "alpha",
+      SkuId: "alpha/m1",
+      SubAccountId: "acme",
+      ConsumedQuantity: "110",
+      ConsumedUnit: "Tokens",
+      x_InputTokens: "100",
+      x_CachedInputTokens: "40",
+      x_OutputTokens: "10",
+      Tags: '{"task":"code","route":"fast"}',
+    });
+  });
+
+  it("bills exactly what the matrix shows as spend", async () => {
+    const focus = await app.inject("/v1/export/focus?format=ndjson");
+    const billed = focus.body
+      .trim()
+      .split("\n")
+      .reduce((sum, line) => sum + parseDecimal(JSON.parse(line).BilledCost), 0n);
+    const matrix = await app.inject(
+      `/v1/matrix?${HAND_LEDGER_WINDOW}&group_by=tenant&metrics=cost_usd`,
+    );
+    const spend = matrix
+      .json()
+      .rows.reduce(
+        (sum: bigint, row: { cost_usd: string }) => sum + parseDecimal(row.cost_usd),
+        0n,
+      );
+    expect(formatDecimal(billed)).toBe(formatDecimal(spend));
+    expect(formatDecimal(billed)).toBe("6.800000000000000001");
+  });
+
+  it("arrives in Arrow with decimal money and UTC timestamps", async () => {
+    const response = await app.inject("/v1/export/focus?format=arrow");
+    const table = tableFromIPC(response.rawPayload);
+    expect(table.numRows).toBe(6);
+    const typeOf = (name: string) =>
+      String(table.schema.fields.find((field) => field.name === name)?.type);
+    expect(typeOf("BilledCost")).toBe("Decimal[38e+18]");
+    expect(typeOf("ChargePeriodStart")).toMatch(/^Timestamp<MILLISECOND, (Etc\/)?UTC>$/);
+    expect(typeOf("BillingCurrency")).toBe("Utf8");
+  });
+});

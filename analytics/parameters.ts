@@ -1,0 +1,68 @@
+// Query-parameter pieces every endpoint shares, and the one place a zod
+// failure becomes a 400 naming the parameter.
+import { z } from "zod";
+import { ParameterError } from "./errors.ts";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const isoDateTime = z.iso
+  .datetime({ offset: true })
+  .describe("ISO-8601 date and time with an offset, e.g. 2026-11-01T00:00:00Z")
+  .transform((text) => new Date(text));
+
+/** Vendor ids, model names, task classes and tenant ids as filters accept them. */
+export const dimensionValue = z.string().min(1).max(256);
+
+/**
+ * A list parameter: repeated (`vendor=a&vendor=b`), a comma list
+ * (`vendor=a,b`), or both. Empty items are dropped.
+ */
+export function listParameter<Item extends z.ZodType<string>>(item: Item) {
+  return z.preprocess(
+    (value) =>
+      (Array.isArray(value) ? value : [value])
+        .flatMap((part) => (typeof part === "string" ? part.split(",") : [part]))
+        .map((part) => (typeof part === "string" ? part.trim() : part))
+        .filter((part) => part !== ""),
+    z.array(item).min(1, "give at least one value"),
+  );
+}
+
+export interface TimeWindow {
+  from: Date;
+  to: Date;
+}
+
+/** `from` and `to` as every endpoint reads them: [from, to), by default the last 30 days. */
+export const windowFields = {
+  from: isoDateTime.optional().describe("start, inclusive (default: `to` less 30 days)"),
+  to: isoDateTime.optional().describe("end, exclusive (default: now)"),
+};
+
+export function resolveWindow(parameters: { from?: Date; to?: Date }): TimeWindow {
+  const to = parameters.to ?? new Date();
+  const from = parameters.from ?? new Date(to.getTime() - 30 * DAY_MS);
+  if (from >= to) throw new ParameterError("from", "from must be before to");
+  return { from, to };
+}
+
+/** Validates `input` or throws a ParameterError naming the first parameter at fault. */
+export function parseParameters<Schema extends z.ZodType>(
+  schema: Schema,
+  input: unknown,
+  where: "query" | "body" = "query",
+): z.output<Schema> {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  // A query parameter is the first path element (group_by.1 → group_by); a
+  // body field the whole path (moves.0.share). An unknown field has none, and
+  // zod names it in `keys`.
+  const unknownKey = (issue as { keys?: string[] } | undefined)?.keys?.[0];
+  const path = issue?.path ?? [];
+  const field =
+    where === "body"
+      ? [...path, ...(unknownKey ? [unknownKey] : [])].join(".") || "body"
+      : String(path[0] ?? unknownKey ?? "query");
+  throw new ParameterError(field, issue?.message ?? "invalid parameter");
+}

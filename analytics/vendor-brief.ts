@@ -1,0 +1,276 @@
+// The vendor brief: what a procurement lead takes into a renewal with one
+// vendor. Everything in it comes from the matrix (rollups plus raw edges) and
+// the failed attempts, so each figure can be traced to events; money exact.
+import { z } from "zod";
+import type { ClickHouseClient } from "../clickhouse/client.ts";
+import { formatDecimal, parseDecimal, scaleFactor } from "../events/money.ts";
+import type { TenantScope } from "./access.ts";
+import { type MatrixRow, type QualitySummary, readMatrix } from "./matrix.ts";
+import { filterSql, type MatrixParameters, METRICS } from "./matrix-query.ts";
+import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
+
+export const BRIEF_FORMATS = ["json", "md", "csv", "html"] as const;
+export type BriefFormat = (typeof BRIEF_FORMATS)[number];
+
+export const briefPathFields = {
+  vendor: dimensionValue.describe("the vendor id, as in the matrix"),
+};
+
+const rate = z.coerce.number().min(0).max(1);
+
+export const briefParameterFields = {
+  ...windowFields,
+  format: z
+    .enum(BRIEF_FORMATS)
+    .default("json")
+    .describe("json, md (Markdown), csv (the per-task table) or html (a printable page)"),
+  tenant: listParameter(dimensionValue)
+    .optional()
+    .describe("only these tenants (within the token's tenants)"),
+  quality_metric: z
+    .string()
+    .max(64)
+    .optional()
+    .describe("a boolean or number quality metric an alternative must meet to count as routable"),
+  quality_floor: z.coerce
+    .number()
+    .optional()
+    .describe(
+      "the lowest mean of quality_metric an alternative may have (default: this vendor's own mean)",
+    ),
+  slo_availability: rate.default(0.99).describe("target share of requests that succeed"),
+  slo_ttft_p95_ms: z.coerce
+    .number()
+    .positive()
+    .default(2000)
+    .describe("target p95 time to first token"),
+  slo_error_rate: rate.default(0.02).describe("target share of attempts that fail"),
+};
+
+export const briefParameters = z.object(briefParameterFields).strict();
+export type BriefParameters = z.output<typeof briefParameters>;
+
+type Row = MatrixRow & { vendor: string; model: string; task: string };
+
+function parameters(
+  window: { from: Date; to: Date },
+  groupBy: MatrixParameters["groupBy"],
+): MatrixParameters {
+  return {
+    ...window,
+    groupBy,
+    filters: { vendor: undefined, model: undefined, task: undefined, tenant: undefined },
+    metrics: [...METRICS],
+    quantileMethod: "t-digest",
+    qualitySources: undefined,
+  };
+}
+
+function qualityMean(row: MatrixRow, metric: string | undefined): number | null {
+  if (!metric) return null;
+  const summary = (row.quality as QualitySummary[] | undefined)?.find(
+    (candidate) => candidate.metric === metric && candidate.type !== "category",
+  );
+  return summary && summary.type !== "category" ? summary.mean : null;
+}
+
+const money = (value: unknown) => parseDecimal(String(value ?? "0"));
+
+export async function readVendorBrief(
+  clickhouse: ClickHouseClient,
+  vendor: string,
+  parameters_: BriefParameters,
+  scope: TenantScope,
+) {
+  const window = resolveWindow(parameters_);
+  const byDay = await readMatrix(clickhouse, parameters(window, ["day", "vendor"]), scope);
+  const byCandidate = await readMatrix(
+    clickhouse,
+    parameters(window, ["vendor", "model", "task"]),
+    scope,
+  );
+  const byVendor = await readMatrix(clickhouse, parameters(window, ["vendor"]), scope);
+
+  // Spend and share over time.
+  const days = [...new Set(byDay.rows.map((row) => String(row.day)))].sort();
+  const spendOverTime = days.map((day) => {
+    const rows = byDay.rows.filter((row) => row.day === day);
+    const total = rows.reduce((sum, row) => sum + money(row.cost_usd), 0n);
+    const own = rows.find((row) => row.vendor === vendor);
+    const spend = money(own?.cost_usd);
+    return {
+      day,
+      requests: Number(own?.requests ?? 0),
+      spend_usd: formatDecimal(spend),
+      share_of_spend: total === 0n ? null : formatDecimal((spend * scaleFactor) / total),
+    };
+  });
+
+  // The per-task matrix beside the best alternative on the same task.
+  const rows = byCandidate.rows as Row[];
+  const own = rows.filter((row) => row.vendor === vendor && Number(row.requests) > 0);
+  const vendorSpend = own.reduce((sum, row) => sum + money(row.cost_usd), 0n);
+  let routableSpend = 0n;
+  let savings = 0n;
+  const tasks = own.map((row) => {
+    const floor = parameters_.quality_floor ?? qualityMean(row, parameters_.quality_metric);
+    const alternatives = rows
+      .filter(
+        (candidate) =>
+          candidate.task === row.task &&
+          candidate.vendor !== vendor &&
+          candidate.cost_per_success_usd !== null &&
+          Number(candidate.succeeded) > 0,
+      )
+      .filter((candidate) => {
+        if (!parameters_.quality_metric || floor === null) return true;
+        const mean = qualityMean(candidate, parameters_.quality_metric);
+        return mean !== null && mean >= floor;
+      })
+      .sort((a, b) => {
+        const difference = money(a.cost_per_success_usd) - money(b.cost_per_success_usd);
+        return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+      });
+    const best = alternatives[0];
+    const ownPerSuccess =
+      row.cost_per_success_usd === null ? null : money(row.cost_per_success_usd);
+    const cheaper =
+      best !== undefined &&
+      (ownPerSuccess === null || money(best.cost_per_success_usd) < ownPerSuccess);
+    // At stake: what this task cost here, less what the alternative would charge for as many successes.
+    const atStake = cheaper
+      ? money(row.cost_usd) - money(best?.cost_per_success_usd) * BigInt(Number(row.succeeded))
+      : 0n;
+    if (cheaper) {
+      routableSpend += money(row.cost_usd);
+      savings += atStake > 0n ? atStake : 0n;
+    }
+    return {
+      task: row.task,
+      model: row.model,
+      requests: row.requests,
+      cost_usd: row.cost_usd,
+      cost_per_success_usd: row.cost_per_success_usd,
+      success_rate: row.success_rate,
+      latency_ms_p95: row.latency_ms_p95,
+      ttft_ms_p95: row.ttft_ms_p95,
+      quality: row.quality,
+      best_alternative: best
+        ? {
+            vendor: best.vendor,
+            model: best.model,
+            requests: best.requests,
+            cost_per_success_usd: best.cost_per_success_usd,
+            success_rate: best.success_rate,
+            latency_ms_p95: best.latency_ms_p95,
+            quality: best.quality,
+          }
+        : null,
+      routable: cheaper,
+      savings_at_stake_usd: formatDecimal(atStake > 0n ? atStake : 0n),
+    };
+  });
+
+  // SLO compliance, on this vendor's requests and attempts.
+  const totals = byVendor.rows.find((row) => row.vendor === vendor);
+  const requests = Number(totals?.requests ?? 0);
+  const failedAttempts = Number(totals?.failed_attempts ?? 0);
+  const failedRequests = requests - Number(totals?.succeeded ?? 0);
+  const attempts = requests + failedAttempts;
+  const availability = (totals?.success_rate as number | null) ?? null;
+  const errorRate = attempts > 0 ? (failedRequests + failedAttempts) / attempts : null;
+  const ttftP95 = (totals?.ttft_ms_p95 as number | null) ?? null;
+  const slo = [
+    {
+      objective: "availability",
+      target: parameters_.slo_availability,
+      observed: availability,
+      met: availability === null ? null : availability >= parameters_.slo_availability,
+    },
+    {
+      objective: "ttft_ms_p95",
+      target: parameters_.slo_ttft_p95_ms,
+      observed: ttftP95,
+      met: ttftP95 === null ? null : ttftP95 <= parameters_.slo_ttft_p95_ms,
+    },
+    {
+      objective: "error_rate",
+      target: parameters_.slo_error_rate,
+      observed: errorRate,
+      met: errorRate === null ? null : errorRate <= parameters_.slo_error_rate,
+    },
+  ];
+
+  return {
+    vendor,
+    from: window.from.toISOString(),
+    to: window.to.toISOString(),
+    spend_usd: formatDecimal(vendorSpend),
+    requests,
+    spend_over_time: spendOverTime,
+    tasks,
+    routable_share_of_spend:
+      vendorSpend === 0n ? null : formatDecimal((routableSpend * scaleFactor) / vendorSpend),
+    locked_share_of_spend:
+      vendorSpend === 0n
+        ? null
+        : formatDecimal(((vendorSpend - routableSpend) * scaleFactor) / vendorSpend),
+    savings_at_stake_usd: formatDecimal(savings),
+    slo,
+    failover_incidents: await readFailoverIncidents(clickhouse, vendor, window, scope),
+    method: {
+      routable:
+        "a task is routable when another vendor served it for less per successful request" +
+        (parameters_.quality_metric
+          ? ` with a mean ${parameters_.quality_metric} at or above ${parameters_.quality_floor ?? "this vendor's own mean"}`
+          : " (no quality floor asked for)"),
+      savings:
+        "per routable task: this vendor's spend less the alternative's cost per success times this vendor's successes",
+      error_rate:
+        "(failed requests + failed attempts) / (requests + failed attempts) on this vendor",
+      quantiles: byVendor.quantiles.note,
+    },
+  };
+}
+
+export type VendorBrief = Awaited<ReturnType<typeof readVendorBrief>>;
+
+/** Hours in which this vendor's attempts failed and were failed over, worst first. */
+async function readFailoverIncidents(
+  clickhouse: ClickHouseClient,
+  vendor: string,
+  window: { from: Date; to: Date },
+  scope: TenantScope,
+) {
+  const params: Record<string, unknown> = {
+    window_from: window.from,
+    window_to: window.to,
+    vendor,
+  };
+  const where = filterSql(
+    { vendor: undefined, model: undefined, task: undefined, tenant: undefined },
+    scope,
+    params,
+  );
+  const result = await clickhouse.query({
+    query: `SELECT toStartOfHour(occurred_at) AS hour, count() AS failed_attempts,
+                   groupUniqArray(error_class) AS error_classes
+            FROM switchboard.attempt_failed FINAL
+            WHERE occurred_at >= {window_from:DateTime64(3, 'UTC')}
+              AND occurred_at < {window_to:DateTime64(3, 'UTC')}
+              AND vendor = {vendor:String}${where}
+            GROUP BY hour ORDER BY failed_attempts DESC, hour LIMIT 20`,
+    query_params: params,
+    format: "JSONEachRow",
+  });
+  const records = await result.json<{
+    hour: string;
+    failed_attempts: string;
+    error_classes: string[];
+  }>();
+  return records.map((record) => ({
+    hour: `${record.hour.replace(" ", "T")}Z`,
+    failed_attempts: Number(record.failed_attempts),
+    error_classes: [...record.error_classes].sort(),
+  }));
+}
