@@ -14,13 +14,7 @@ import { INGEST_TOPICS, runIngest } from "../../ingest/consumer.ts";
 import { EventLoader } from "../../ingest/loader.ts";
 import { freshClickHouse, type TestClickHouse } from "../fixtures/clickhouse.ts";
 import { type KafkaBroker, startKafkaBroker } from "../kafka/broker.ts";
-import {
-  newTenant,
-  type Served,
-  sendCompletion,
-  startFaultGateway,
-  startVendors,
-} from "./harness.ts";
+import { newTenant, startFaultGateway, startSteadyLoad, startVendors } from "./harness.ts";
 import { expectExactlyOnce, waitForLedger } from "./ledger.ts";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -89,16 +83,9 @@ afterAll(async () => {
 
 describe("fault: the Kafka broker stops and restarts in the middle of a load", () => {
   it("keeps serving without waiting on Kafka, then stores every event exactly once", async () => {
-    const served: Served[] = [];
-    let index = 0;
-    let sending = true;
     // A steady load of four clients for the whole test.
-    const clients = Array.from({ length: 4 }, async () => {
-      while (sending) {
-        served.push(await sendCompletion(gateway.url, index++));
-        await sleep(5);
-      }
-    });
+    const load = startSteadyLoad(gateway.url, { clients: 4, pauseMilliseconds: 5 });
+    const served = load.served;
     await sleep(1_500);
     const beforeOutage = served.length;
     await broker.stop();
@@ -107,8 +94,7 @@ describe("fault: the Kafka broker stops and restarts in the middle of a load", (
     const duringOutage = served.slice(stoppedAt);
     await broker.start();
     await sleep(2_000);
-    sending = false;
-    await Promise.all(clients);
+    await load.stop();
 
     expect(beforeOutage).toBeGreaterThan(10);
     expect(duringOutage.length).toBeGreaterThan(20);

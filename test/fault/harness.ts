@@ -155,3 +155,30 @@ export async function sendCompletions(
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
   return served;
 }
+
+/**
+ * A steady load until stopped: `clients` callers, each sending one completion
+ * after another with a pause between. `served` grows as answers arrive, so a
+ * test can slice what was served during a fault.
+ */
+export function startSteadyLoad(
+  gatewayUrl: string,
+  options: { clients: number; pauseMilliseconds: number },
+): { served: Served[]; stop(): Promise<void> } {
+  const served: Served[] = [];
+  let index = 0;
+  let sending = true;
+  const clients = Array.from({ length: options.clients }, async () => {
+    while (sending) {
+      served.push(await sendCompletion(gatewayUrl, index++));
+      await new Promise((resolve) => setTimeout(resolve, options.pauseMilliseconds));
+    }
+  });
+  return {
+    served,
+    async stop() {
+      sending = false;
+      await Promise.all(clients);
+    },
+  };
+}

@@ -13,13 +13,7 @@ import type { EventSink, EventSource } from "../../eventlog/ports.ts";
 import { INGEST_TOPICS, runIngest } from "../../ingest/consumer.ts";
 import { EventLoader } from "../../ingest/loader.ts";
 import { freshClickHouse, type TestClickHouse } from "../fixtures/clickhouse.ts";
-import {
-  newTenant,
-  type Served,
-  sendCompletion,
-  startFaultGateway,
-  startVendors,
-} from "./harness.ts";
+import { newTenant, startFaultGateway, startSteadyLoad, startVendors } from "./harness.ts";
 import { expectExactlyOnce, waitForLedger } from "./ledger.ts";
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -96,15 +90,8 @@ afterAll(async () => {
 
 describe("fault: a second ingest instance joins the group and leaves", () => {
   it("hands partitions over both ways without losing or doubling an event", async () => {
-    const served: Served[] = [];
-    let index = 0;
-    let sending = true;
-    const clients = Array.from({ length: 3 }, async () => {
-      while (sending) {
-        served.push(await sendCompletion(gateway.url, index++));
-        await sleep(10);
-      }
-    });
+    const load = startSteadyLoad(gateway.url, { clients: 3, pauseMilliseconds: 10 });
+    const served = load.served;
 
     const first = await startInstance(clickhouse.client);
     await sleep(2_000);
@@ -120,8 +107,7 @@ describe("fault: a second ingest instance joins the group and leaves", () => {
     await second.stop();
     await secondConnection.close();
     await sleep(2_000);
-    sending = false;
-    await Promise.all(clients);
+    await load.stop();
 
     try {
       const counts = await waitForLedger(clickhouse.client, tenant, served, 30_000);
