@@ -7,7 +7,7 @@ import { topicFor } from "../events/topics.ts";
 import { EventLoader } from "../ingest/loader.ts";
 import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
-import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
 import { buildAnalytics } from "./app.ts";
 
 let clickhouse: TestClickHouse;
@@ -15,23 +15,14 @@ let app: FastifyInstance;
 const at = "2026-11-20T10:00:00.000Z";
 
 function failedAttempt(vendor: string, task: string): SwitchboardEvent {
-  return {
-    event_id: newEventId(),
-    event_type: "attempt_failed",
-    schema_version: 1,
+  return sampleAttemptFailed({
     occurred_at: eventTime(new Date(at)),
-    tenant_id: "acme",
     request_id: "r",
     task,
-    request_model: "fast",
     vendor,
     model: "m",
-    attempt: 1,
-    streamed: false,
-    error_class: "server_error",
-    http_status: 500,
     latency_ms: 3,
-  };
+  });
 }
 
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { topicFor } from "../events/topics.ts";
 import { EventLoader } from "../ingest/loader.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
-import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
 import {
   ALL_VALUES,
   expandGrafanaMacros,
@@ -159,10 +159,7 @@ function completed(occurredAt: string, overrides: Partial<RequestCompleted>): Re
 }
 
 function failed(occurredAt: string, overrides: Partial<AttemptFailed>): AttemptFailed {
-  return {
-    event_id: newEventId(),
-    event_type: "attempt_failed",
-    schema_version: 1,
+  return sampleAttemptFailed({
     occurred_at: occurredAt,
     tenant_id: "acme",
     request_id: `req_${occurredAt}`,
@@ -176,7 +173,7 @@ function failed(occurredAt: string, overrides: Partial<AttemptFailed>): AttemptF
     http_status: 503,
     latency_ms: 25,
     ...overrides,
-  };
+  });
 }
 
 const success = { status: "success", http_status: 200, error_class: null } as const;

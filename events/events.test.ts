@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import { sampleBudgetAlerted, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
 import { JSON_SCHEMA_DIRECTORY, jsonSchemaFiles } from "./export-json-schema.ts";
 import { parseEvent } from "./parse.ts";
 
@@ -20,13 +20,21 @@ describe("event contract", () => {
     expect(parsed).toEqual({ ok: true, event });
   });
 
+  it("parses a budget alert and refuses one whose period start is not UTC milliseconds", () => {
+    const alert = sampleBudgetAlerted();
+    expect(parseEvent(JSON.stringify(alert))).toEqual({ ok: true, event: alert });
+    const local = parseEvent(JSON.stringify({ ...alert, period_start: "2026-11-20" }));
+    expect(local.ok).toBe(false);
+    if (!local.ok) expect(local.reason).toMatch(/^invalid budget_alerted: period_start: /);
+  });
+
   it.each([
     ["{not json", /^invalid JSON/],
     ["[1,2]", /^event is not a JSON object$/],
     [JSON.stringify({ event_type: "bogus" }), /^unknown event_type "bogus"$/],
     [
-      JSON.stringify(sampleRequestCompleted({ schema_version: 9 as 1 })),
-      /^request_completed schema_version 9 is newer than 1$/,
+      JSON.stringify(sampleRequestCompleted({ schema_version: 9 as 2 })),
+      /^request_completed schema_version 9 is newer than 2$/,
     ],
     [
       JSON.stringify(sampleRequestCompleted({ cost_usd: "1e-6" })),

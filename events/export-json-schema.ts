@@ -2,21 +2,22 @@
 // for warehouse consumers that do not read TypeScript. `npm run events:schemas`.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { z } from "zod";
-import { CURRENT_SCHEMAS, type EventType } from "./schemas.ts";
-import { currentVersion } from "./upcasters.ts";
+import { ALL_SCHEMAS } from "./schemas.ts";
 
 export const JSON_SCHEMA_DIRECTORY = new URL("./json-schema/", import.meta.url);
 
 export function jsonSchemaFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [eventType, schema] of Object.entries(CURRENT_SCHEMAS)) {
-    const name = `${eventType}.v${currentVersion(eventType as EventType)}.json`;
-    const document = {
-      $id: `https://switchboard.dev/events/${name}`,
-      title: eventType,
-      ...z.toJSONSchema(schema, { target: "draft-2020-12" }),
-    };
-    files.set(name, `${JSON.stringify(document, null, 2)}\n`);
+  for (const [eventType, versions] of Object.entries(ALL_SCHEMAS)) {
+    for (const [version, schema] of Object.entries(versions)) {
+      const name = `${eventType}.v${version}.json`;
+      const document = {
+        $id: `https://switchboard.dev/events/${name}`,
+        title: eventType,
+        ...z.toJSONSchema(schema, { target: "draft-2020-12" }),
+      };
+      files.set(name, `${JSON.stringify(document, null, 2)}\n`);
+    }
   }
   return files;
 }

@@ -51,6 +51,33 @@ export const routeDecidedV1 = z.object({
   reason: z.string(),
 });
 
+export const TASK_SOURCES = ["header", "metadata", "rule", "default"] as const;
+export const ROUTING_POLICIES = ["fallback", "cheapest", "lowest_latency", "weighted"] as const;
+
+const decimalScore = z
+  .string()
+  .regex(DECIMAL_STRING_PATTERN)
+  .describe("a decimal string, never a float: scores are often prices");
+
+/** v2: how the task was found, and each candidate's score under the policy. */
+export const routeDecidedV2 = routeDecidedV1.extend({
+  schema_version: z.literal(2),
+  task_source: z
+    .enum(TASK_SOURCES)
+    .describe("x-switchboard-task header, metadata.task, an operator rule, or the default"),
+  policy: z.enum(ROUTING_POLICIES),
+  score_basis: z
+    .string()
+    .max(64)
+    .nullable()
+    .describe("what the scores mean, e.g. usd_per_estimated_request, ewma_latency_ms, weight"),
+  candidates: z.array(
+    routeCandidate.extend({
+      score: decimalScore.nullable().describe("this candidate's score; null when unscored"),
+    }),
+  ),
+});
+
 export const attemptFailedV1 = z.object({
   ...envelope,
   event_type: z.literal("attempt_failed"),
@@ -64,6 +91,24 @@ export const attemptFailedV1 = z.object({
   error_class: errorClass,
   http_status: z.number().int().min(100).max(599).nullable(),
   latency_ms: milliseconds,
+});
+
+export const NEXT_ACTIONS = ["retry", "next_candidate", "give_up"] as const;
+
+/** v2: the stable error code, and what the gateway did next. */
+export const attemptFailedV2 = attemptFailedV1.extend({
+  schema_version: z.literal(2),
+  error_code: z
+    .string()
+    .min(1)
+    .max(64)
+    .describe("the gateway's stable code, e.g. upstream_rate_limited"),
+  next_action: z
+    .enum(NEXT_ACTIONS)
+    .describe("retry the same candidate, move to the next, or give up"),
+  backoff_ms: milliseconds
+    .nullable()
+    .describe("wait before the next attempt, retry-after honoured"),
 });
 
 export const requestCompletedV1 = z.object({
@@ -98,6 +143,51 @@ export const requestCompletedV1 = z.object({
   price_card_version: z.string(),
   latency_ms: milliseconds,
   ttft_ms: milliseconds.nullable().describe("time to first token; null when none arrived"),
+});
+
+const tag = z.string().min(1).max(64);
+
+/**
+ * v2: who called (key, team, tags), list and contracted cost, whether the
+ * model had a price at all, the opt-in prompt hash and the gateway's warnings.
+ */
+export const requestCompletedV2 = requestCompletedV1.extend({
+  schema_version: z.literal(2),
+  cache_write_input_tokens: count.describe(
+    "prompt tokens written to the vendor's cache (Anthropic)",
+  ),
+  reasoning_tokens: count.describe("hidden reasoning tokens, part of output_tokens"),
+  usage_source: z
+    .enum(["reported", "estimated"])
+    .describe("estimated: the vendor reported no usage (an aborted stream); the gateway counted"),
+  key_id: identifier
+    .nullable()
+    .describe("the gateway API key's id; null only for upcast v1 events"),
+  team: identifier.nullable(),
+  tags: z.array(tag).max(20),
+  list_cost_usd: z
+    .string()
+    .regex(DECIMAL_STRING_PATTERN)
+    .describe("at the price card's list prices"),
+  cost_usd: z
+    .string()
+    .regex(DECIMAL_STRING_PATTERN)
+    .describe(
+      "exact decimal USD owed: the contracted cost, the list cost when no contract applies",
+    ),
+  contract_id: identifier.nullable(),
+  price_known: z
+    .boolean()
+    .describe("false: no price card for this vendor and model, and both costs are 0"),
+  prompt_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable()
+    .describe("only for keys that opt in; what is hashed is in the README"),
+  warnings: z
+    .array(z.string().max(500))
+    .max(20)
+    .describe("the gateway's warnings; never prompt text"),
 });
 
 /** Lowercase letters, digits, `.`, `_`, `-`: metric names and categories become keys in reports. */
@@ -152,26 +242,59 @@ export const qualityScoredV1 = z
     path: ["gold_set_version"],
   });
 
+export const BUDGET_SCOPES = ["key", "team"] as const;
+
+/**
+ * A budget's spend crossed its soft or hard limit in a calendar period; one
+ * event per budget, level and period. request_id is the request that crossed.
+ */
+export const budgetAlertedV1 = z.object({
+  ...envelope,
+  event_type: z.literal("budget_alerted"),
+  schema_version: z.literal(1),
+  budget_id: identifier,
+  scope: z.enum(BUDGET_SCOPES),
+  scope_id: identifier.describe("the key id or the team"),
+  unit: z.enum(["usd", "tokens"]),
+  period: z.enum(["day", "month"]),
+  period_start: z.iso.datetime({ precision: 3 }).describe("UTC start of the calendar period"),
+  threshold: z.string().regex(DECIMAL_STRING_PATTERN).describe("the limit crossed, in the unit"),
+  spent: z.string().regex(DECIMAL_STRING_PATTERN).describe("the period's spend when it crossed"),
+  level: z.enum(["soft", "hard"]),
+});
+
 export const switchboardEvent = z.discriminatedUnion("event_type", [
-  routeDecidedV1,
-  attemptFailedV1,
-  requestCompletedV1,
+  routeDecidedV2,
+  attemptFailedV2,
+  requestCompletedV2,
   qualityScoredV1,
+  budgetAlertedV1,
 ]);
 
-export type RouteDecided = z.infer<typeof routeDecidedV1>;
-export type AttemptFailed = z.infer<typeof attemptFailedV1>;
-export type RequestCompleted = z.infer<typeof requestCompletedV1>;
+export type RouteDecided = z.infer<typeof routeDecidedV2>;
+export type AttemptFailed = z.infer<typeof attemptFailedV2>;
+export type RequestCompleted = z.infer<typeof requestCompletedV2>;
 export type QualityScored = z.infer<typeof qualityScoredV1>;
+export type BudgetAlerted = z.infer<typeof budgetAlertedV1>;
 export type SwitchboardEvent = z.infer<typeof switchboardEvent>;
 export type EventType = SwitchboardEvent["event_type"];
 
 /** The newest schema of each event type, which ingest upcasts everything to. */
 export const CURRENT_SCHEMAS = {
-  route_decided: routeDecidedV1,
-  attempt_failed: attemptFailedV1,
-  request_completed: requestCompletedV1,
+  route_decided: routeDecidedV2,
+  attempt_failed: attemptFailedV2,
+  request_completed: requestCompletedV2,
   quality_scored: qualityScoredV1,
+  budget_alerted: budgetAlertedV1,
+} as const;
+
+/** Every version ever shipped, for the JSON Schema files warehouses read. */
+export const ALL_SCHEMAS = {
+  route_decided: { 1: routeDecidedV1, 2: routeDecidedV2 },
+  attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2 },
+  request_completed: { 1: requestCompletedV1, 2: requestCompletedV2 },
+  quality_scored: { 1: qualityScoredV1 },
+  budget_alerted: { 1: budgetAlertedV1 },
 } as const;
 
 export const EVENT_TYPES = Object.keys(CURRENT_SCHEMAS) as EventType[];

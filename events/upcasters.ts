@@ -4,15 +4,71 @@ type RawEvent = Record<string, unknown>;
 type Upcaster = (event: RawEvent) => RawEvent;
 
 /**
- * For each event type, the step from version N to N+1, keyed by N. When a
- * schema gains version 2, its v1 → v2 step goes here and v1 events stay
- * readable forever. None exist yet: every schema is at version 1.
+ * For each event type, the step from version N to N+1, keyed by N, so events
+ * of every version ever shipped stay readable forever. Each step fills a new
+ * field with what was true when the older version was written.
  */
 const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
-  route_decided: {},
-  attempt_failed: {},
-  request_completed: {},
+  route_decided: {
+    // v1 gateways read the task from the header only, ran ordered fallback
+    // and scored nothing.
+    1: (event) => ({
+      ...event,
+      schema_version: 2,
+      task_source: event.task === "general" ? "default" : "header",
+      score_basis: null,
+      candidates: Array.isArray(event.candidates)
+        ? event.candidates.map((candidate: RawEvent) => ({ ...candidate, score: null }))
+        : event.candidates,
+    }),
+  },
+  attempt_failed: {
+    // v1 gateways never retried a candidate: a failure moved to the next one
+    // at once. The stable code is the one each error class always mapped to.
+    1: (event) => ({
+      ...event,
+      schema_version: 2,
+      error_code: V1_ERROR_CODES[String(event.error_class)] ?? "upstream_server_error",
+      next_action: "next_candidate",
+      backoff_ms: null,
+    }),
+  },
+  request_completed: {
+    // v1 knew no keys' teams or tags, no contracts and no prompt hashes, and
+    // refused to route to an unpriced model, so list equals owed and every
+    // price was known.
+    1: (event) => ({
+      cache_write_input_tokens: 0,
+      reasoning_tokens: 0,
+      usage_source: "reported",
+      ...event,
+      schema_version: 2,
+      key_id: null,
+      team: null,
+      tags: [],
+      list_cost_usd: event.cost_usd,
+      contract_id: null,
+      price_known: true,
+      prompt_sha256: null,
+      warnings: [],
+    }),
+  },
   quality_scored: {},
+  budget_alerted: {},
+};
+
+/**
+ * The gateway code of a v1 attempt failure, by its class. v1 emitted
+ * attempt_failed only for retryable failures, and the only retryable
+ * client_error was the vendor refusing the gateway's own key.
+ */
+const V1_ERROR_CODES: Record<string, string> = {
+  rate_limited: "upstream_rate_limited",
+  server_error: "upstream_server_error",
+  timeout: "upstream_timeout",
+  connect_error: "upstream_unreachable",
+  bad_response: "upstream_bad_response",
+  client_error: "upstream_auth_failed",
 };
 
 export function currentVersion(eventType: EventType): number {

@@ -6,17 +6,33 @@ export const TABLE_FOR_EVENT: Record<EventType, string> = {
   attempt_failed: "switchboard.attempt_failed",
   request_completed: "switchboard.request_completed",
   quality_scored: "switchboard.quality_scored",
+  budget_alerted: "switchboard.budget_alerted",
 };
 
 /**
  * An event as a table row. Columns mirror the event fields one to one; the
  * only changes are envelope fields the table does not keep (event_type lives in
- * the table name) and nullable routing fields stored as '' for grouping.
+ * the table name), nullable grouping fields stored as '' (vendor, model, key,
+ * team), and candidates' scores kept in their own column beside the
+ * candidates (migration 0008).
  */
 export function toRow(event: SwitchboardEvent): Record<string, unknown> {
   const { event_type: _eventType, ...row } = event;
   if (event.event_type === "request_completed") {
-    return { ...row, vendor: event.vendor ?? "", model: event.model ?? "" };
+    return {
+      ...row,
+      vendor: event.vendor ?? "",
+      model: event.model ?? "",
+      key_id: event.key_id ?? "",
+      team: event.team ?? "",
+    };
+  }
+  if (event.event_type === "route_decided") {
+    return {
+      ...row,
+      candidates: event.candidates.map(({ score: _score, ...candidate }) => candidate),
+      candidate_scores: event.candidates.map((candidate) => candidate.score),
+    };
   }
   return row;
 }

@@ -1,99 +1,29 @@
-// Schema evolution through ingest: a version 2 of request_completed exists,
-// and version 1 events keep arriving (old gateways, a replay of old topics).
-// Both land, the v1 ones upcast to v2.
-//
-// No real v2 exists in events/ yet, and inventing one there only for a test
-// would ship a fake contract. So this test brings its own: the v1 schema
-// from events/ plus a field, an upcaster registry of its own, and the column
-// a v2 migration would add (in this test's database only). What it proves is
-// ingest's side: bytes of either version → current version → one row each,
-// through the same loader, lookup and dead letters as production.
+// Schema evolution through ingest: route_decided, attempt_failed and
+// request_completed are at version 2, and version 1 events keep arriving (old
+// gateways, a replay of old topics). Both land through the production loader,
+// the v1 ones upcast (events/upcasters.ts), each with what was true when it
+// was written.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import type { LogRecord } from "../eventlog/ports.ts";
-import { parseEvent } from "../events/parse.ts";
-import { requestCompletedV1 } from "../events/schemas.ts";
+import { newEventId } from "../events/ids.ts";
+import type { EventType } from "../events/schemas.ts";
 import { topicFor } from "../events/topics.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
-import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
-import { CURRENT_EVENTS, type EventDecoder } from "./event-decoder.ts";
+import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
 import { EventLoader } from "./loader.ts";
-import { TABLE_FOR_EVENT, toRow } from "./rows.ts";
-
-/** v2: the gateway region that served the request, which v1 did not carry. */
-const requestCompletedV2 = requestCompletedV1.extend({
-  schema_version: z.literal(2),
-  region: z.string().min(1).max(64),
-});
-
-type RawEvent = Record<string, unknown>;
-
-/** The test's upcaster registry: version N → N+1 of request_completed. */
-const TEST_UPCASTERS: Record<number, (event: RawEvent) => RawEvent> = {
-  // Every v1 event predates regions.
-  1: (event) => ({ ...event, schema_version: 2, region: "unknown" }),
-};
-
-/** The contract with v2: request_completed upcast to v2; every other type as in events/. */
-const contractWithVersion2: EventDecoder = {
-  decode(bytes) {
-    const checked = parseEvent(bytes); // size, JSON and the v1 rules, as production
-    const raw = safeJson(bytes);
-    if (raw?.event_type !== "request_completed") return CURRENT_EVENTS.decode(bytes);
-    let version = raw.schema_version;
-    if (version === 1 && !checked.ok) return checked;
-    if (typeof version !== "number" || version < 1) return { ok: false, reason: "bad version" };
-    if (version > 2)
-      return { ok: false, reason: `request_completed schema_version ${version} is newer than 2` };
-    let event = raw;
-    while (version < 2) {
-      const step = TEST_UPCASTERS[version];
-      if (!step) return { ok: false, reason: `no upcaster for request_completed v${version}` };
-      event = step(event);
-      version += 1;
-    }
-    const parsed = requestCompletedV2.safeParse(event);
-    if (!parsed.success)
-      return { ok: false, reason: `invalid request_completed v2: ${parsed.error.message}` };
-    return {
-      ok: true,
-      eventType: "request_completed",
-      table: TABLE_FOR_EVENT.request_completed,
-      // rows.ts maps every field to its column; region is one more.
-      row: toRow(parsed.data as unknown as Parameters<typeof toRow>[0]),
-      eventId: parsed.data.event_id,
-      tenantId: parsed.data.tenant_id,
-      occurredAt: parsed.data.occurred_at,
-    };
-  },
-};
-
-function safeJson(bytes: Buffer): RawEvent | undefined {
-  try {
-    const value = JSON.parse(bytes.toString()) as unknown;
-    return typeof value === "object" && value !== null ? (value as RawEvent) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 let clickhouse: TestClickHouse;
 beforeAll(async () => {
   clickhouse = await freshClickHouse();
-  // What v2's migration would add.
-  await clickhouse.client.command({
-    query:
-      "ALTER TABLE switchboard.request_completed ADD COLUMN region LowCardinality(String) DEFAULT 'unknown'",
-  });
 });
 afterAll(() => clickhouse.close());
 
 let offset = 0;
-function record(event: unknown): LogRecord {
+function record(eventType: EventType, event: unknown): LogRecord {
   offset += 1;
   return {
-    topic: topicFor("request_completed"),
+    topic: topicFor(eventType),
     partition: 0,
     offset: String(offset),
     key: "k",
@@ -101,54 +31,157 @@ function record(event: unknown): LogRecord {
   };
 }
 
-describe("schema evolution: v1 events after v2 exists", () => {
-  it("stores v2 events as they are and v1 events upcast, through the same loader", async () => {
-    const loader = new EventLoader(clickhouse.client, new RecordingSink(), {
-      decoder: contractWithVersion2,
-    });
-    const tenant = "evolution";
-    const version2 = [1, 2, 3].map((index) => ({
-      ...sampleRequestCompleted({ tenant_id: tenant, cost_usd: `0.${index}` }),
-      schema_version: 2,
-      region: "eu-west",
-    }));
-    const version1 = [4, 5].map((index) =>
-      sampleRequestCompleted({ tenant_id: tenant, cost_usd: `0.${index}` }),
-    );
-    // v2 first, then old v1 events keep coming, mixed with more v2.
-    expect((await loader.store(version2.slice(0, 2).map(record))).rows.request_completed).toBe(2);
-    const mixed = await loader.store([
-      record(version1[0]),
-      record(version2[2]),
-      record(version1[1]),
-    ]);
-    expect(mixed.rows.request_completed).toBe(3);
-    expect(mixed.deadLetters).toBe(0);
+/** request_completed exactly as a v1 gateway wrote it, before cache writes and reasoning were split out. */
+function requestCompletedAsV1(tenant: string, cost: string) {
+  const {
+    key_id: _key,
+    team: _team,
+    tags: _tags,
+    list_cost_usd: _list,
+    contract_id: _contract,
+    price_known: _known,
+    prompt_sha256: _hash,
+    warnings: _warnings,
+    cache_write_input_tokens: _cacheWrite,
+    reasoning_tokens: _reasoning,
+    usage_source: _source,
+    ...v1
+  } = sampleRequestCompleted({ tenant_id: tenant, cost_usd: cost });
+  return { ...v1, schema_version: 1 };
+}
 
-    const rows = await queryRows<{ cost: string; region: string; version: number }>(
+describe("schema evolution: v1 events after v2", () => {
+  it("stores v2 events as they are and v1 events upcast, through the same loader", async () => {
+    const loader = new EventLoader(clickhouse.client, new RecordingSink());
+    const tenant = "evolution";
+    const version2 = [1, 2].map((index) =>
+      sampleRequestCompleted({
+        tenant_id: tenant,
+        cost_usd: `0.${index}`,
+        list_cost_usd: `0.${index + 5}`,
+        key_id: "acme-prod",
+        team: "search",
+        tags: ["env:prod"],
+        contract_id: "alpha-2026",
+      }),
+    );
+    const stored = await loader.store([
+      record("request_completed", version2[0]),
+      record("request_completed", requestCompletedAsV1(tenant, "0.3")),
+      record("request_completed", version2[1]),
+    ]);
+    expect(stored.rows.request_completed).toBe(3);
+    expect(stored.deadLetters).toBe(0);
+
+    const rows = await queryRows<Record<string, unknown>>(
       clickhouse.client,
-      `SELECT toString(cost_usd) AS cost, region, schema_version AS version
-       FROM switchboard.request_completed WHERE tenant_id = {tenant:String} ORDER BY cost`,
+      `SELECT toString(cost_usd) AS cost, toString(list_cost_usd) AS list, key_id, team, tags,
+              contract_id, price_known, usage_source, schema_version AS version
+       FROM switchboard.request_completed FINAL WHERE tenant_id = {tenant:String} ORDER BY cost`,
       { tenant },
     );
+    const fromV2 = (cost: string, list: string) => ({
+      cost,
+      list,
+      key_id: "acme-prod",
+      team: "search",
+      tags: ["env:prod"],
+      contract_id: "alpha-2026",
+      price_known: true,
+      usage_source: "reported",
+      version: 2,
+    });
     expect(rows).toEqual([
-      { cost: "0.1", region: "eu-west", version: 2 },
-      { cost: "0.2", region: "eu-west", version: 2 },
-      { cost: "0.3", region: "eu-west", version: 2 },
-      { cost: "0.4", region: "unknown", version: 2 },
-      { cost: "0.5", region: "unknown", version: 2 },
+      fromV2("0.1", "0.6"),
+      fromV2("0.2", "0.7"),
+      // v1: no key, team or contract was known; list equals what was owed.
+      {
+        cost: "0.3",
+        list: "0.3",
+        key_id: "",
+        team: "",
+        tags: [],
+        contract_id: null,
+        price_known: true,
+        usage_source: "reported",
+        version: 2,
+      },
+    ]);
+  });
+
+  it("upcasts v1 decisions and failed attempts with the facts of v1 gateways", async () => {
+    const loader = new EventLoader(clickhouse.client, new RecordingSink());
+    const tenant = "evolution-routing";
+    const {
+      error_code: _code,
+      next_action: _action,
+      backoff_ms: _backoff,
+      ...attemptV1
+    } = sampleAttemptFailed({ tenant_id: tenant, error_class: "rate_limited", http_status: 429 });
+    const decisionV1 = {
+      event_id: newEventId(),
+      event_type: "route_decided",
+      schema_version: 1,
+      occurred_at: "2026-11-20T10:00:00.000Z",
+      tenant_id: tenant,
+      request_id: "req_1",
+      task: "extraction",
+      request_model: "fast",
+      policy: "fallback",
+      candidates: [
+        { vendor: "alpha", model: "sim-small", rank: 1, skipped_reason: null },
+        { vendor: "beta", model: "sim-small", rank: 2, skipped_reason: "no embeddings" },
+      ],
+      chosen_vendor: "alpha",
+      chosen_model: "sim-small",
+      reason: "first of the route's ordered fallback list",
+    };
+    const stored = await loader.store([
+      record("attempt_failed", { ...attemptV1, schema_version: 1 }),
+      record("route_decided", decisionV1),
+    ]);
+    expect(stored.deadLetters).toBe(0);
+
+    const attempts = await queryRows<Record<string, unknown>>(
+      clickhouse.client,
+      `SELECT error_code, next_action, backoff_ms FROM switchboard.attempt_failed FINAL
+       WHERE tenant_id = {tenant:String}`,
+      { tenant },
+    );
+    expect(attempts).toEqual([
+      { error_code: "upstream_rate_limited", next_action: "next_candidate", backoff_ms: null },
+    ]);
+    const decisions = await queryRows<Record<string, unknown>>(
+      clickhouse.client,
+      `SELECT task_source, policy, score_basis, candidate_scores,
+              arrayMap(candidate -> candidate.skipped_reason, candidates) AS skipped
+       FROM switchboard.route_decided FINAL WHERE tenant_id = {tenant:String}`,
+      { tenant },
+    );
+    expect(decisions).toEqual([
+      {
+        task_source: "header",
+        policy: "fallback",
+        score_basis: null,
+        candidate_scores: [null, null],
+        skipped: [null, "no embeddings"],
+      },
     ]);
   });
 
   it("dead-letters what cannot be brought to v2, and keeps the rest of the batch", async () => {
-    const loader = new EventLoader(clickhouse.client, new RecordingSink(), {
-      decoder: contractWithVersion2,
-    });
+    const loader = new EventLoader(clickhouse.client, new RecordingSink());
     const tenant = "evolution-bad";
     const fromTheFuture = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 3 };
-    const v2WithoutRegion = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 2 };
+    const { price_known: _known, ...v2WithoutPriceKnown } = sampleRequestCompleted({
+      tenant_id: tenant,
+    });
     const good = sampleRequestCompleted({ tenant_id: tenant });
-    const batch = [record(fromTheFuture), record(v2WithoutRegion), record(good)];
+    const batch = [
+      record("request_completed", fromTheFuture),
+      record("request_completed", v2WithoutPriceKnown),
+      record("request_completed", good),
+    ];
     const stored = await loader.store(batch);
     expect(stored.rows.request_completed).toBe(1);
     expect(stored.deadLetters).toBe(2);
@@ -159,7 +192,7 @@ describe("schema evolution: v1 events after v2 exists", () => {
     );
     expect(reasons.map((row) => row.reason)).toEqual([
       "request_completed schema_version 3 is newer than 2",
-      expect.stringMatching(/^invalid request_completed v2: .*region/s),
+      expect.stringMatching(/^invalid request_completed: price_known: /),
     ]);
   });
 });

@@ -24,12 +24,12 @@ import type { EventSink, EventSource, LogRecord } from "../../eventlog/ports.ts"
 import { eventTime, newEventId } from "../../events/ids.ts";
 import {
   type AttemptFailed,
-  attemptFailedV1,
-  requestCompletedV1,
+  attemptFailedV2,
+  requestCompletedV2,
   type SwitchboardEvent,
 } from "../../events/schemas.ts";
 import { topicFor } from "../../events/topics.ts";
-import { sampleRequestCompleted } from "../fixtures/sample-events.ts";
+import { sampleAttemptFailed, sampleRequestCompleted } from "../fixtures/sample-events.ts";
 
 const WAIT_MILLISECONDS = 20_000;
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -305,10 +305,7 @@ function validEvents(count: number): SwitchboardEvent[] {
   return Array.from({ length: count }, (_, index) => {
     const requestId = uniqueName(`request-${index % 5}`);
     if (index % 3 === 0) {
-      const failed: AttemptFailed = {
-        event_id: newEventId(),
-        event_type: "attempt_failed",
-        schema_version: 1,
+      const failed: AttemptFailed = sampleAttemptFailed({
         occurred_at: eventTime(),
         tenant_id: "acme",
         request_id: requestId,
@@ -319,12 +316,13 @@ function validEvents(count: number): SwitchboardEvent[] {
         attempt: 1,
         streamed: false,
         error_class: "rate_limited",
+        error_code: "upstream_rate_limited",
         http_status: 429,
         latency_ms: 7,
-      };
-      return attemptFailedV1.parse(failed);
+      });
+      return attemptFailedV2.parse(failed);
     }
-    return requestCompletedV1.parse(
+    return requestCompletedV2.parse(
       sampleRequestCompleted({ request_id: requestId, output_tokens: index }),
     );
   });
