@@ -26,6 +26,7 @@ import { readMatrix } from "./matrix.ts";
 import { matrixParameters } from "./matrix-query.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { parseParameters } from "./parameters.ts";
+import { EMPTY_SLO_CONFIG, type SloConfig } from "./slo.ts";
 import { briefParameters, briefPathFields, readVendorBrief } from "./vendor-brief.ts";
 import { briefToCsv, briefToHtml, briefToMarkdown } from "./vendor-brief-render.ts";
 import { runWhatIf } from "./whatif.ts";
@@ -44,6 +45,8 @@ export interface AnalyticsDependencies {
   tokens?: AnalyticsTokenConfig[];
   /** Page size and settle time of the exports; tests shrink them. */
   exportOptions?: ExportOptions;
+  /** Service-level targets the vendor brief reads (config `analytics.slo`). */
+  slo?: SloConfig;
 }
 
 const OPEN_SCOPE: TenantScope = { tokenId: "open", tenants: "all" };
@@ -60,6 +63,7 @@ export function buildAnalytics({
   logger,
   tokens,
   exportOptions = DEFAULT_EXPORT_OPTIONS,
+  slo = EMPTY_SLO_CONFIG,
 }: AnalyticsDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
@@ -105,7 +109,7 @@ export function buildAnalytics({
       throw new ParameterError("from", "from must be before to");
     }
     const scope = narrowScope(request.tenantScope, parameters.tenant);
-    const brief = await readVendorBrief(clickhouse, vendor, parameters, scope);
+    const brief = await readVendorBrief(clickhouse, vendor, parameters, scope, slo);
     switch (parameters.format) {
       case "md":
         return reply.type("text/markdown; charset=utf-8").send(briefToMarkdown(brief));

@@ -37,7 +37,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     path: "/v1/matrix",
     summary: "Cost, success, latency and quality matrix",
     description:
-      "One row per group over [from, to). Money and shares are exact decimal strings (shares and per-request figures truncated at 18 places); rates are numbers. Counts, tokens and money come from the hourly rollups plus the raw events for partial hours, and are exact; quantiles come from t-digests unless quantile_method=exact, and the answer's `quantiles` says which. Quality is per metric: booleans as a mean with a Wilson 95% interval, numbers (per scale) as a mean with a Student-t 95% interval, categories as shares with Wilson intervals; scores join their request, so they count in the request's group and hour.",
+      "One row per group over [from, to). Money and shares are exact decimal strings (shares and per-request figures truncated at 18 places); rates are numbers. cost_usd is the contracted spend (what is owed; the list price when no contract applies), list_spend_usd the same requests at the price card's list prices, savings_vs_list_usd their difference, unpriced_requests the requests no price was known for (both costs 0). Counts, tokens and money come from the hourly rollups (by tenant, vendor, model, task and team) plus the raw events for partial hours, and are exact; quantiles come from t-digests unless quantile_method=exact, and the answer's `quantiles` says which. Grouped or filtered by key or tag, the matrix is computed from the raw events (exact quantiles). By tag (arrayJoin of the request's tags) a request with two tags counts under each: rows sum to more than the totals, and shares, taken of the distinct totals, sum to more than 1; untagged requests are under tag \"\". Failed attempts carry no team, key or tag and count under \"\". Quality is per metric: booleans as a mean with a Wilson 95% interval, numbers (per scale) as a mean with a Student-t 95% interval, categories as shares with Wilson intervals; scores join their request, so they count in the request's group and hour.",
     authenticated: true,
     queryParameters: matrixParameterFields,
     produces: ["application/json"],
@@ -47,6 +47,11 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
         "/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
       ),
       curl("/v1/matrix?group_by=model&metrics=requests,latency_ms_p99&quantile_method=exact"),
+      curl(
+        "/v1/matrix?group_by=team,vendor&metrics=requests,cost_usd,list_spend_usd,savings_vs_list_usd,unpriced_requests",
+      ),
+      curl("/v1/matrix?group_by=tag&tag=prod,search&metrics=requests,cost_usd,share_of_spend"),
+      curl("/v1/matrix?group_by=day&key=acme-search&team=search&metrics=requests,cost_usd"),
     ],
   },
   {
@@ -68,7 +73,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     path: "/v1/vendors/:vendor/brief",
     summary: "A renewal brief on one vendor",
     description:
-      "Spend and share of spend per day; the per-task matrix beside the cheapest alternative per successful request on the same task (meeting a quality floor when quality_metric is given); the routable share of spend (tasks where an alternative does it for less) against the locked share; the savings at stake; service levels against targets (availability, p95 time to first token, error rate); and the hours with failed-over attempts. JSON, Markdown, CSV (the per-task table) or a printable HTML page with a chart.",
+      "Spend and share of spend per day; the per-task matrix beside the cheapest alternative per successful request on the same task (meeting a quality floor when quality_metric is given); the routable share of spend (tasks where an alternative does it for less) against the locked share; the savings at stake; service levels against the targets in config (analytics.slo: per vendor, and per model and/or task, each objective falling back to the vendor's target, the config default, then 0.99 / 2000 ms / 0.02; the slo_* parameters override the vendor-wide targets for one brief; target_source says where each came from); and the hours with failed-over attempts. JSON, Markdown, CSV (the per-task table) or a printable HTML page with a chart.",
     authenticated: true,
     pathParameters: briefPathFields,
     queryParameters: briefParameterFields,
@@ -87,7 +92,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     path: "/v1/export/:dataset",
     summary: "Stream a dataset to a warehouse, incrementally",
     description:
-      "Rows in ingest order, streamed page by page (bounded memory). The answer's x-switchboard-next-cursor header is the cursor for the next pull, which returns exactly the rows ingested since: every row once, including events that arrive late relative to occurred_at. Rows of the last few seconds wait for the next pull, so an insert still in flight is never skipped. x-switchboard-export-complete says whether more rows were ready than this answer carries (limit, or one Parquet page). A response cut short (connection lost) must be pulled again with the same cursor. focus is FinOps FOCUS 1.2, one cost row per request, with ListCost = ContractedCost = EffectiveCost = BilledCost until contracts exist.",
+      "Rows in ingest order, streamed page by page (bounded memory). The answer's x-switchboard-next-cursor header is the cursor for the next pull, which returns exactly the rows ingested since: every row once, including events that arrive late relative to occurred_at. Rows of the last few seconds wait for the next pull, so an insert still in flight is never skipped. x-switchboard-export-complete says whether more rows were ready than this answer carries (limit, or one Parquet page). A response cut short (connection lost) must be pulled again with the same cursor. requests carries key_id, team (null when none), tags, list_cost_usd beside cost_usd (contracted), contract_id, price_known and the usage detail; attempts the stable error_code, next_action and backoff_ms; decisions task_source, score_basis and candidate_scores (decimals, index for index with candidates). focus is FinOps FOCUS 1.2, one cost row per request: ListCost at list prices, ContractedCost = EffectiveCost = BilledCost at contracted prices (no commitments to amortize); Tags holds the key's tags as valueless keys (\"prod\": true) and Switchboard's task, route, team and key under the provider prefix switchboard/.",
     authenticated: true,
     pathParameters: exportPathFields,
     queryParameters: exportParameterFields,

@@ -6,15 +6,29 @@ import { QUALITY_SOURCES } from "../events/schemas.ts";
 import type { TenantScope } from "./access.ts";
 import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
 
-/** The dimensions a matrix may be grouped and filtered by, and the column each one reads. */
+/**
+ * The dimensions a matrix may be grouped and filtered by, and the column each
+ * one reads. `key` is request_completed's key_id; `tag` is one element of its
+ * `tags` array (the raw events are read with arrayJoin, so a request with two
+ * tags is in two groups; an untagged request is under tag "").
+ */
 export const DIMENSION_COLUMNS = {
   vendor: "vendor",
   model: "model",
   task: "task",
   tenant: "tenant_id",
+  team: "team",
+  key: "key_id",
+  tag: "tag",
 } as const;
 export type Dimension = keyof typeof DIMENSION_COLUMNS;
 export const DIMENSIONS = Object.keys(DIMENSION_COLUMNS) as Dimension[];
+
+/**
+ * Dimensions the rollups do not hold (0009_rollups_by_team.sql says why): a
+ * matrix grouped or filtered by one is computed from the raw events.
+ */
+export const RAW_ONLY_DIMENSIONS: readonly Dimension[] = ["key", "tag"];
 
 /** Time buckets, each computed from the start of the hour (`hour`) in UTC; weeks start on Monday. */
 export const TIME_BUCKET_EXPRESSIONS = {
@@ -36,13 +50,18 @@ export const METRICS = [
   "share_of_requests",
   "share_of_spend",
   "cost_usd",
+  "list_spend_usd",
+  "savings_vs_list_usd",
+  "unpriced_requests",
   "cost_per_request_usd",
   "cost_per_success_usd",
   "success_rate",
   "failover_rate",
   "input_tokens",
   "cached_input_tokens",
+  "cache_write_input_tokens",
   "output_tokens",
+  "reasoning_tokens",
   "latency_ms_p50",
   "latency_ms_p95",
   "latency_ms_p99",
@@ -77,7 +96,7 @@ export const matrixParameterFields = {
   group_by: listParameter(groupKey)
     .optional()
     .describe(
-      "keys to group by, comma list or repeated: vendor, model, task, tenant and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task",
+      'keys to group by, comma list or repeated: vendor, model, task, tenant, team, key, tag and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task. Failed attempts carry no team, key or tag: they count under "". By tag, a request with two tags counts under each, so requests and spend summed over tags exceed the totals and the shares (taken of the distinct totals) sum to more than 1; untagged requests are under tag "". Key and tag are read from the raw events, with exact quantiles',
     ),
   vendor: listParameter(dimensionValue).optional().describe("only these vendors"),
   model: listParameter(dimensionValue).optional().describe("only these models"),
@@ -85,6 +104,13 @@ export const matrixParameterFields = {
   tenant: listParameter(dimensionValue)
     .optional()
     .describe("only these tenants (within the token's tenants)"),
+  team: listParameter(dimensionValue).optional().describe("only these teams"),
+  key: listParameter(dimensionValue).optional().describe("only these gateway API key ids"),
+  tag: listParameter(dimensionValue)
+    .optional()
+    .describe(
+      "only requests carrying at least one of these tags, each counted once; grouped by tag, only these tags' groups",
+    ),
   metrics: listParameter(z.enum([...METRICS, "all"]))
     .optional()
     .describe(`metrics per row, or \`all\`. Default ${DEFAULT_METRICS.join(",")}`),
@@ -124,15 +150,27 @@ export const matrixParameters = z
         model: parameters.model,
         task: parameters.task,
         tenant: parameters.tenant,
-      } satisfies Partial<Record<Dimension, string[]>>,
+        team: parameters.team,
+        key: parameters.key,
+        tag: parameters.tag,
+      } as DimensionFilters,
       metrics: [...new Set(metrics)],
       quantileMethod: parameters.quantile_method,
       qualitySources: parameters.quality_source,
     };
   });
 
+/** Filter values per dimension; a dimension not given is not filtered. */
+export type DimensionFilters = Partial<Record<Dimension, string[]>>;
 export type MatrixParameters = z.output<typeof matrixParameters>;
-export type DimensionFilters = MatrixParameters["filters"];
+
+/** Whether the matrix needs a dimension only the raw events hold. */
+export function readsRawOnly(parameters: Pick<MatrixParameters, "groupBy" | "filters">): boolean {
+  return RAW_ONLY_DIMENSIONS.some(
+    (dimension) =>
+      parameters.groupBy.includes(dimension) || parameters.filters[dimension] !== undefined,
+  );
+}
 
 export interface BoundQuery {
   sql: string;
@@ -182,17 +220,43 @@ export function splitWindow(from: Date, to: Date, useDays: boolean) {
   };
 }
 
+/**
+ * Where a filter reads its dimension: the request_completed table (its
+ * `tags` array, or the `tag` arrayJoin gives when grouping by tag), the
+ * attempt_failed table (no team, key or tags: they are ''), or a rollup
+ * (team, never key or tag: those matrices read the raw events).
+ */
+export type FilterSource = "requests" | "exploded-requests" | "attempts" | "rollup";
+
+function dimensionFilterSql(dimension: Dimension, source: FilterSource): string {
+  const values = `{filter_${dimension}:Array(String)}`;
+  if (
+    source === "attempts" &&
+    (dimension === "team" || dimension === "key" || dimension === "tag")
+  ) {
+    return `'' IN ${values}`;
+  }
+  if (dimension === "tag" && source === "requests") {
+    return `hasAny(if(empty(tags), [''], tags), ${values})`;
+  }
+  if (source === "rollup" && RAW_ONLY_DIMENSIONS.includes(dimension)) {
+    throw new Error(`the rollups cannot be filtered by ${dimension}`);
+  }
+  return `${DIMENSION_COLUMNS[dimension]} IN ${values}`;
+}
+
 /** `AND column IN {…}` for each filter given and for the token's tenants. */
 export function filterSql(
   filters: DimensionFilters,
   scope: TenantScope,
   params: Record<string, unknown>,
+  source: FilterSource = "requests",
 ): string {
   const clauses: string[] = [];
   for (const dimension of DIMENSIONS) {
     const values = filters[dimension];
     if (values) {
-      clauses.push(`${DIMENSION_COLUMNS[dimension]} IN {filter_${dimension}:Array(String)}`);
+      clauses.push(dimensionFilterSql(dimension, source));
       params[`filter_${dimension}`] = values;
     }
   }
@@ -225,21 +289,45 @@ export function groupColumn(key: GroupKey): string {
 const EVENT_WINDOW =
   "occurred_at >= {window_from:DateTime64(3, 'UTC')} AND occurred_at < {window_to:DateTime64(3, 'UTC')}";
 
-// Requests and failed attempts as one relation, tagged by `kind`; failed
-// attempts count where they failed and add no tokens, cost or latency.
-function rawEventsSql(window: string, filters: string): string {
+/** A request with no tag is under tag '', so grouping by tag loses no request. */
+const TAG_EXPRESSION = "arrayJoin(if(empty(tags), [''], tags))";
+
+/**
+ * Requests and failed attempts as one relation, tagged by `kind`; failed
+ * attempts count where they failed and add no tokens, cost or latency, and
+ * carry no team, key or tag (''). With `explodeTags`, a request is one row
+ * per tag, in a `tag` column.
+ */
+function rawEventsSql(
+  window: string,
+  filters: DimensionFilters,
+  scope: TenantScope,
+  params: Record<string, unknown>,
+  explodeTags: boolean,
+): string {
+  const requestFilters = filterSql(
+    filters,
+    scope,
+    params,
+    explodeTags ? "exploded-requests" : "requests",
+  );
+  const attemptFilters = filterSql(filters, scope, params, "attempts");
   return `
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             status, attempts, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+             team, key_id,${explodeTags ? ` ${TAG_EXPRESSION} AS tag,` : ""}
+             status, attempts, price_known, input_tokens, cached_input_tokens,
+             cache_write_input_tokens, output_tokens, reasoning_tokens, cost_usd, list_cost_usd,
              latency_ms, ttft_ms
       FROM switchboard.request_completed FINAL
-      WHERE ${window}${filters}
+      WHERE ${window}${requestFilters}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             'failed' AS status, toUInt16(1) AS attempts, toUInt64(0), toUInt64(0), toUInt64(0),
-             toDecimal128(0, 18), latency_ms, CAST(NULL AS Nullable(UInt32))
+             '' AS team, '' AS key_id,${explodeTags ? " '' AS tag," : ""}
+             'failed' AS status, toUInt16(1) AS attempts, true AS price_known, toUInt64(0), toUInt64(0),
+             toUInt64(0), toUInt64(0), toUInt64(0), toDecimal128(0, 18), toDecimal128(0, 18),
+             latency_ms, CAST(NULL AS Nullable(UInt32))
       FROM switchboard.attempt_failed FINAL
-      WHERE ${window}${filters}`;
+      WHERE ${window}${attemptFilters}`;
 }
 
 /**
@@ -251,6 +339,8 @@ interface RollupState {
   column: string;
   merge: string;
   fromRaw: string;
+  /** The same figure straight from the raw events, for the exact matrix. */
+  exact: string;
   neededFor?: (metrics: Metric[]) => boolean;
 }
 
@@ -259,58 +349,71 @@ const ROLLUP_STATES: RollupState[] = [
     column: "requests",
     merge: "countMerge(requests)",
     fromRaw: "countStateIf(kind = 'request')",
+    exact: "countIf(kind = 'request')",
   },
   {
     column: "succeeded",
     merge: "countMerge(succeeded)",
     fromRaw: "countStateIf(kind = 'request' AND status = 'success')",
+    exact: "countIf(kind = 'request' AND status = 'success')",
   },
   {
     column: "failed_over",
     merge: "countMerge(failed_over)",
     fromRaw: "countStateIf(kind = 'request' AND attempts > 1)",
+    exact: "countIf(kind = 'request' AND attempts > 1)",
   },
   {
     column: "failed_attempts",
     merge: "countMerge(failed_attempts)",
     fromRaw: "countStateIf(kind = 'attempt_failed')",
+    exact: "countIf(kind = 'attempt_failed')",
   },
   {
-    column: "input_tokens",
-    merge: "sumMerge(input_tokens)",
-    fromRaw: "sumStateIf(input_tokens, kind = 'request')",
+    column: "unpriced_requests",
+    merge: "countMerge(unpriced_requests)",
+    fromRaw: "countStateIf(kind = 'request' AND NOT price_known)",
+    exact: "countIf(kind = 'request' AND NOT price_known)",
   },
-  {
-    column: "cached_input_tokens",
-    merge: "sumMerge(cached_input_tokens)",
-    fromRaw: "sumStateIf(cached_input_tokens, kind = 'request')",
-  },
-  {
-    column: "output_tokens",
-    merge: "sumMerge(output_tokens)",
-    fromRaw: "sumStateIf(output_tokens, kind = 'request')",
-  },
-  {
-    column: "cost_usd",
-    merge: "toString(sumMerge(cost_usd))",
-    fromRaw: "sumStateIf(cost_usd, kind = 'request')",
-  },
+  ...[
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+  ].map((column) => ({
+    column,
+    merge: `sumMerge(${column})`,
+    fromRaw: `sumStateIf(${column}, kind = 'request')`,
+    exact: `sumIf(${column}, kind = 'request')`,
+  })),
+  // Money as text, so no JSON number ever holds it.
+  ...["cost_usd", "list_cost_usd"].map((column) => ({
+    column,
+    merge: `toString(sumMerge(${column}))`,
+    fromRaw: `sumStateIf(${column}, kind = 'request')`,
+    exact: `toString(sumIf(${column}, kind = 'request'))`,
+  })),
   {
     column: "latency_ms_quantiles",
     merge: "quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_quantiles)",
     fromRaw: "quantilesTDigestStateIf(0.5, 0.95, 0.99)(latency_ms, kind = 'request')",
+    exact: "quantilesExactIf(0.5, 0.95, 0.99)(latency_ms, kind = 'request')",
     neededFor: (metrics) => metrics.some((metric) => metric.startsWith("latency_ms_")),
   },
   {
     column: "ttft_observed",
     merge: "countMerge(ttft_observed)",
     fromRaw: "countStateIf(kind = 'request' AND ttft_ms IS NOT NULL)",
+    exact: "countIf(kind = 'request' AND ttft_ms IS NOT NULL)",
   },
   {
     column: "ttft_ms_quantiles",
     merge: "quantilesTDigestMerge(0.5, 0.95, 0.99)(ttft_ms_quantiles)",
     fromRaw:
       "quantilesTDigestStateIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL)",
+    exact:
+      "quantilesExactIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL)",
     neededFor: (metrics) => metrics.some((metric) => metric.startsWith("ttft_ms_")),
   },
 ];
@@ -337,11 +440,12 @@ function bindRanges(params: Record<string, unknown>, name: string, [head, tail]:
  * same aggregate states computed from the raw events; all merged with -Merge.
  * Counts and money are exact; quantiles are merged t-digests. An admin's
  * matrix across all tenants reads the rollups kept without tenant_id
- * (0007_all_tenants_rollups.sql), which hold twenty-fold fewer digests.
+ * (0007_all_tenants_rollups.sql, rebuilt with team by 0009), which hold
+ * twenty-fold fewer digests. Not for key or tag (readsRawOnly).
  */
 export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
   const params: Record<string, unknown> = {};
-  const filters = filterSql(parameters.filters, scope, params);
+  const filters = filterSql(parameters.filters, scope, params, "rollup");
   const tiers = splitWindow(parameters.from, parameters.to, !parameters.groupBy.includes("hour"));
   Object.assign(params, { days_from: tiers.days[0], days_to: tiers.days[1] });
   bindRanges(params, "hours", tiers.hours);
@@ -364,52 +468,75 @@ export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope
   );
   const stateColumns = states.map((state) => state.column).join(", ");
   const group = groupSql(parameters.groupBy);
+  const rawEvents = rawEventsSql(
+    rangeSql("occurred_at", "DateTime64(3, 'UTC')", "raw"),
+    parameters.filters,
+    scope,
+    params,
+    false,
+  );
   const sql = `
     SELECT ${group.select},
       ${[...states.map((state) => `${state.merge} AS ${state.column}`), ...skipped].join(",\n      ")}
     FROM (
-      SELECT day AS hour, ${tenantColumn}, vendor, model, task, ${stateColumns}
+      SELECT day AS hour, ${tenantColumn}, vendor, model, task, team, ${stateColumns}
       FROM ${daily}
       WHERE day >= {days_from:DateTime('UTC')} AND day < {days_to:DateTime('UTC')}${filters}
       UNION ALL
-      SELECT hour, ${tenantColumn}, vendor, model, task, ${stateColumns}
+      SELECT hour, ${tenantColumn}, vendor, model, task, team, ${stateColumns}
       FROM ${hourly}
       WHERE ${rangeSql("hour", "DateTime('UTC')", "hours")}${filters}
       UNION ALL
-      SELECT hour, tenant_id, vendor, model, task,
+      SELECT hour, tenant_id, vendor, model, task, team,
         ${states.map((state) => `${state.fromRaw} AS ${state.column}`).join(",\n        ")}
-      FROM (${rawEventsSql(rangeSql("occurred_at", "DateTime64(3, 'UTC')", "raw"), filters)})
-      GROUP BY hour, tenant_id, vendor, model, task
+      FROM (${rawEvents})
+      GROUP BY hour, tenant_id, vendor, model, task, team
     )
     GROUP BY ${group.keys}
     ORDER BY ${group.keys}`;
   return { sql, params };
 }
 
-/** The matrix straight from the raw events read with FINAL, with exact quantiles. */
+/**
+ * The matrix straight from the raw events read with FINAL, with exact
+ * quantiles: for quantile_method=exact, and for a matrix grouped or filtered
+ * by key or tag, which the rollups do not hold.
+ */
 export function rawMatrixSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
   const params: Record<string, unknown> = {
     window_from: parameters.from,
     window_to: parameters.to,
   };
-  const filters = filterSql(parameters.filters, scope, params);
+  const rawEvents = rawEventsSql(
+    EVENT_WINDOW,
+    parameters.filters,
+    scope,
+    params,
+    parameters.groupBy.includes("tag"),
+  );
   const group = groupSql(parameters.groupBy);
   const sql = `
     SELECT ${group.select},
-      countIf(kind = 'request') AS requests,
-      countIf(kind = 'request' AND status = 'success') AS succeeded,
-      countIf(kind = 'request' AND attempts > 1) AS failed_over,
-      countIf(kind = 'attempt_failed') AS failed_attempts,
-      sumIf(input_tokens, kind = 'request') AS input_tokens,
-      sumIf(cached_input_tokens, kind = 'request') AS cached_input_tokens,
-      sumIf(output_tokens, kind = 'request') AS output_tokens,
-      toString(sumIf(cost_usd, kind = 'request')) AS cost_usd,
-      quantilesExactIf(0.5, 0.95, 0.99)(latency_ms, kind = 'request') AS latency_ms_quantiles,
-      countIf(kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_observed,
-      quantilesExactIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_ms_quantiles
-    FROM (${rawEventsSql(EVENT_WINDOW, filters)})
+      ${ROLLUP_STATES.map((state) => `${state.exact} AS ${state.column}`).join(",\n      ")}
+    FROM (${rawEvents})
     GROUP BY ${group.keys}
     ORDER BY ${group.keys}`;
+  return { sql, params };
+}
+
+/**
+ * The window's distinct requests and spend under the same filters, not split
+ * by tag: what shares are taken of when a request can be in several tag groups.
+ */
+export function totalsSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
+  const params: Record<string, unknown> = {
+    window_from: parameters.from,
+    window_to: parameters.to,
+  };
+  const rawEvents = rawEventsSql(EVENT_WINDOW, parameters.filters, scope, params, false);
+  const sql = `
+    SELECT countIf(kind = 'request') AS requests, toString(sumIf(cost_usd, kind = 'request')) AS cost_usd
+    FROM (${rawEvents})`;
   return { sql, params };
 }
 
@@ -422,16 +549,22 @@ export const SCORE_CLOCK_SKEW_ALLOWANCE = "INTERVAL 1 HOUR";
 
 /**
  * Quality per group, metric and kind of score, from the raw scores joined to
- * the requests they score (vendor, model, task and time come from the
- * request). Numbers are grouped by their scale too, so a 4 of 5 and a 4 of 10
- * never share a mean; categories by category.
+ * the requests they score (vendor, model, task, team, key, tags and time come
+ * from the request). Numbers are grouped by their scale too, so a 4 of 5 and
+ * a 4 of 10 never share a mean; categories by category.
  */
 export function qualitySql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
   const params: Record<string, unknown> = {
     window_from: parameters.from,
     window_to: parameters.to,
   };
-  const filters = filterSql(parameters.filters, scope, params);
+  const explodeTags = parameters.groupBy.includes("tag");
+  const filters = filterSql(
+    parameters.filters,
+    scope,
+    params,
+    explodeTags ? "exploded-requests" : "requests",
+  );
   // Scores carry only the tenant among the dimensions.
   const scoreFilters: string[] = [];
   if (scope.tenants !== "all") scoreFilters.push("tenant_id IN {scope_tenants:Array(String)}");
@@ -454,12 +587,14 @@ export function qualitySql(parameters: MatrixParameters, scope: TenantScope): Bo
       varSampIf(assumeNotNull(value.number), type = 'number') AS sample_variance
     FROM (
       SELECT requested.hour AS hour, requested.tenant_id AS tenant_id, requested.vendor AS vendor,
-             requested.model AS model, requested.task AS task, scored.metric AS metric,
-             scored.value AS value
+             requested.model AS model, requested.task AS task, requested.team AS team,
+             requested.key_id AS key_id,${explodeTags ? " requested.tag AS tag," : ""}
+             scored.metric AS metric, scored.value AS value
       -- The scores are the right side, the one a hash join holds in memory:
       -- a window has fewer scores than requests.
       FROM (
-        SELECT tenant_id, request_id, toStartOfHour(occurred_at) AS hour, vendor, model, task
+        SELECT tenant_id, request_id, toStartOfHour(occurred_at) AS hour, vendor, model, task,
+               team, key_id${explodeTags ? `, ${TAG_EXPRESSION} AS tag` : ""}
         FROM switchboard.request_completed FINAL
         WHERE ${EVENT_WINDOW}${filters}
       ) AS requested

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventTime, newEventId } from "../events/ids.ts";
+import { eventTime } from "../events/ids.ts";
 import type { SwitchboardEvent } from "../events/schemas.ts";
 import { topicFor } from "../events/topics.ts";
 import { EventLoader } from "../ingest/loader.ts";

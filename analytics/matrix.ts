@@ -11,9 +11,11 @@ import {
   type Metric,
   qualitySql,
   rawMatrixSql,
+  readsRawOnly,
   rollupMatrixSql,
   TIME_BUCKETS,
   type TimeBucket,
+  totalsSql,
 } from "./matrix-query.ts";
 
 interface MatrixRecord {
@@ -21,10 +23,14 @@ interface MatrixRecord {
   succeeded: string;
   failed_over: string;
   failed_attempts: string;
+  unpriced_requests: string;
   input_tokens: string;
   cached_input_tokens: string;
+  cache_write_input_tokens: string;
   output_tokens: string;
+  reasoning_tokens: string;
   cost_usd: string;
+  list_cost_usd: string;
   latency_ms_quantiles: (number | string)[];
   ttft_observed: string;
   ttft_ms_quantiles: (number | string)[];
@@ -97,30 +103,53 @@ const QUANTILE_NOTES = {
   "t-digest":
     "latency and ttft quantiles are merged t-digests from the hourly rollups: approximate, typically within 1% in rank",
   exact: "latency and ttft quantiles are exact, computed from the raw events",
+  raw: "grouped or filtered by key or tag, which the rollups do not hold: every figure, quantiles included, is computed exactly from the raw events",
 } as const;
+
+/** The distinct requests and spend the shares are taken of. */
+interface Totals {
+  requests: bigint;
+  cost: bigint;
+}
 
 export async function readMatrix(
   clickhouse: ClickHouseClient,
   parameters: MatrixParameters,
   scope: TenantScope,
 ): Promise<MatrixAnswer> {
-  const query =
-    parameters.quantileMethod === "exact"
-      ? rawMatrixSql(parameters, scope)
-      : rollupMatrixSql(parameters, scope);
+  const rawOnly = readsRawOnly(parameters);
+  const exact = parameters.quantileMethod === "exact" || rawOnly;
+  const query = exact ? rawMatrixSql(parameters, scope) : rollupMatrixSql(parameters, scope);
   const records = await queryRecords<MatrixRecord>(clickhouse, query.sql, query.params);
   const quality = parameters.metrics.includes("quality")
     ? await readQuality(clickhouse, parameters, scope)
     : new Map<string, QualitySummary[]>();
+  // By tag a request may be in several rows: shares are of the distinct totals.
+  let totals: Totals = {
+    requests: records.reduce((sum, record) => sum + BigInt(record.requests), 0n),
+    cost: records.reduce((sum, record) => sum + parseDecimal(record.cost_usd), 0n),
+  };
+  if (parameters.groupBy.includes("tag")) {
+    const totalsQuery = totalsSql(parameters, scope);
+    const [record] = await queryRecords<{ requests: string; cost_usd: string }>(
+      clickhouse,
+      totalsQuery.sql,
+      totalsQuery.params,
+    );
+    totals = {
+      requests: BigInt(record?.requests ?? 0),
+      cost: parseDecimal(record?.cost_usd ?? "0"),
+    };
+  }
   return {
     from: parameters.from.toISOString(),
     to: parameters.to.toISOString(),
     quantiles: {
-      method: parameters.quantileMethod,
-      approximate: parameters.quantileMethod === "t-digest",
-      note: QUANTILE_NOTES[parameters.quantileMethod],
+      method: exact ? "exact" : "t-digest",
+      approximate: !exact,
+      note: QUANTILE_NOTES[rawOnly ? "raw" : parameters.quantileMethod],
     },
-    rows: toMatrixRows(records, parameters, quality),
+    rows: toMatrixRows(records, parameters, quality, totals),
   };
 }
 
@@ -153,14 +182,14 @@ function toMatrixRows(
   records: MatrixRecord[],
   parameters: MatrixParameters,
   quality: Map<string, QualitySummary[]>,
+  totals: Totals,
 ): MatrixRow[] {
-  const totalRequests = records.reduce((sum, record) => sum + BigInt(record.requests), 0n);
-  const totalCost = records.reduce((sum, record) => sum + parseDecimal(record.cost_usd), 0n);
   const wanted = new Set(parameters.metrics);
   return records.map((record) => {
     const requests = Number(record.requests);
     const succeeded = Number(record.succeeded);
     const cost = parseDecimal(record.cost_usd);
+    const listCost = parseDecimal(record.list_cost_usd);
     const ttftObserved = Number(record.ttft_observed);
     const quantile = (values: (number | string)[], index: number, present: boolean) =>
       present ? Number(values[index]) : null;
@@ -168,9 +197,13 @@ function toMatrixRows(
       requests,
       succeeded,
       failed_attempts: Number(record.failed_attempts),
-      share_of_requests: exactRatio(BigInt(record.requests), totalRequests),
-      share_of_spend: exactRatio(cost, totalCost),
+      share_of_requests: exactRatio(BigInt(record.requests), totals.requests),
+      share_of_spend: exactRatio(cost, totals.cost),
       cost_usd: record.cost_usd,
+      list_spend_usd: record.list_cost_usd,
+      // What the contracts saved against list prices; negative if a contract costs more.
+      savings_vs_list_usd: formatDecimal(listCost - cost),
+      unpriced_requests: Number(record.unpriced_requests),
       // Exact division, truncated at 18 decimal places (the ledger's money scale).
       cost_per_request_usd: requests > 0 ? formatDecimal(cost / BigInt(requests)) : null,
       cost_per_success_usd: succeeded > 0 ? formatDecimal(cost / BigInt(succeeded)) : null,
@@ -178,7 +211,9 @@ function toMatrixRows(
       failover_rate: requests > 0 ? Number(record.failed_over) / requests : null,
       input_tokens: Number(record.input_tokens),
       cached_input_tokens: Number(record.cached_input_tokens),
+      cache_write_input_tokens: Number(record.cache_write_input_tokens),
       output_tokens: Number(record.output_tokens),
+      reasoning_tokens: Number(record.reasoning_tokens),
       latency_ms_p50: quantile(record.latency_ms_quantiles, 0, requests > 0),
       latency_ms_p95: quantile(record.latency_ms_quantiles, 1, requests > 0),
       latency_ms_p99: quantile(record.latency_ms_quantiles, 2, requests > 0),

@@ -1,6 +1,7 @@
 // The matrix from the hourly rollups (quantile_method=t-digest, the default)
 // equals the matrix from the raw tables (quantile_method=exact) on the same
-// data: every count, token sum and money figure exactly. Quantiles are
+// data: every count, token sum and money figure (contracted and list) exactly,
+// by every rolled-up dimension, team included. Quantiles are
 // t-digests on the rollup side, so for them the test asserts a rank
 // tolerance instead: each approximate quantile q lies between the exact
 // quantiles at q − 1% and q + 1% of the same values (one neighbour wider,
@@ -49,6 +50,13 @@ function generateLedger(): SwitchboardEvent[] {
     const occurredAt = new Date(START + Math.floor(random() * (heavy ? 48 : 72) * HOUR));
     const success = random() < 0.9;
     const inputTokens = Math.floor(random() * 5000);
+    // 18 decimal places, so any rounding would show.
+    const money = () =>
+      `${Math.floor(random() * 3)}.${String(Math.floor(random() * 1e9)).padStart(9, "0")}${String(Math.floor(random() * 1e9)).padStart(9, "0")}`;
+    const priceKnown = random() >= 0.03;
+    const contracted = random() < 0.5;
+    const cost = priceKnown ? money() : "0";
+    const listCost = priceKnown && contracted ? money() : cost;
     const event = sampleRequestCompleted({
       request_id: `q${index}`,
       occurred_at: occurredAt.toISOString(),
@@ -56,6 +64,9 @@ function generateLedger(): SwitchboardEvent[] {
       vendor: heavy ? "alpha" : pick(["alpha", "beta", "gamma"]),
       model: heavy ? "m1" : pick(["m1", "m2"]),
       task: heavy ? "code" : pick(["code", "general", "extraction"]),
+      team: heavy ? "search" : pick([null, "search", "ads"]),
+      key_id: pick(["k1", "k2"]),
+      tags: pick([[], ["prod"], ["prod", "eu"]]),
       status: success ? "success" : "error",
       http_status: success ? 200 : 502,
       error_class: success ? null : "server_error",
@@ -63,8 +74,12 @@ function generateLedger(): SwitchboardEvent[] {
       input_tokens: inputTokens,
       cached_input_tokens: Math.floor(random() * inputTokens),
       output_tokens: Math.floor(random() * 2000),
-      // 18 decimal places, so any rounding would show.
-      cost_usd: `${Math.floor(random() * 3)}.${String(Math.floor(random() * 1e9)).padStart(9, "0")}${String(Math.floor(random() * 1e9)).padStart(9, "0")}`,
+      cache_write_input_tokens: Math.floor(random() * 100),
+      reasoning_tokens: Math.floor(random() * 100),
+      price_known: priceKnown,
+      contract_id: priceKnown && contracted ? "c1" : null,
+      cost_usd: cost,
+      list_cost_usd: listCost,
       // A long tail, as latencies have.
       latency_ms: Math.floor(50 + 2000 * random() ** 3 + (random() < 0.02 ? 20_000 * random() : 0)),
       ttft_ms: random() < 0.3 ? null : Math.floor(10 + 500 * random() ** 2),
@@ -147,10 +162,18 @@ const UNALIGNED = "from=2026-11-18T03:17:12.345Z&to=2026-11-20T19:02:00.001Z";
 
 describe("matrix from rollups = matrix from raw events", () => {
   it.each([
-    ["aligned window, by every dimension and hour", ALIGNED, "tenant,vendor,model,task,hour"],
-    ["unaligned window, by every dimension and hour", UNALIGNED, "tenant,vendor,model,task,hour"],
+    ["aligned window, by every dimension and hour", ALIGNED, "tenant,vendor,model,task,team,hour"],
+    [
+      "unaligned window, by every dimension and hour",
+      UNALIGNED,
+      "tenant,vendor,model,task,team,hour",
+    ],
     ["unaligned window, by vendor and day", UNALIGNED, "vendor,day"],
     ["aligned window, by task and month", ALIGNED, "task,month"],
+    // No tenant: the all-tenants rollups answer.
+    ["unaligned window, by team and day, all tenants", UNALIGNED, "team,day"],
+    ["unaligned window, by tenant and team", UNALIGNED, "tenant,team"],
+    ["unaligned window, one team by vendor", UNALIGNED, "vendor&team=ads"],
   ])("%s: exact metrics equal", async (_, window, groupBy) => {
     const query = `${window}&group_by=${groupBy}&metrics=all`;
     const fromRollups = await rows(`${query}&quantile_method=t-digest`);

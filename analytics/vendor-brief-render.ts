@@ -68,11 +68,11 @@ export function briefToMarkdown(brief: VendorBrief): string {
     "",
     "## Service levels",
     "",
-    "| objective | target | observed | met |",
-    "| --- | --- | --- | --- |",
+    "| scope | objective | target | target from | observed | met |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...brief.slo.map(
       (objective) =>
-        `| ${objective.objective} | ${objective.target} | ${orDash(objective.observed)} | ${objective.met === null ? "no data" : objective.met ? "yes" : "no"} |`,
+        `| ${sloScope(objective)} | ${objective.objective} | ${objective.target} | ${objective.target_source} | ${orDash(objective.observed)} | ${objective.met === null ? "no data" : objective.met ? "yes" : "no"} |`,
     ),
     "",
     "## Failover incidents",
@@ -94,6 +94,15 @@ export function briefToMarkdown(brief: VendorBrief): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/** "vendor", or the model and task a target is set for. */
+function sloScope(objective: { model: string | null; task: string | null }): string {
+  const parts = [
+    objective.model ? `model ${objective.model}` : "",
+    objective.task ? `task ${objective.task}` : "",
+  ].filter((part) => part !== "");
+  return parts.length === 0 ? "vendor" : parts.join(", ");
 }
 
 function escapeHtml(text: unknown): string {
@@ -156,10 +165,12 @@ th, td { border: 1px solid #bbb; padding: 0.25rem 0.4rem; text-align: left; }
     brief.tasks.map((task) => TASK_COLUMNS.map(([, read]) => read(task))),
   )}</section>
 <section><h2>Service levels</h2>${table(
-    ["objective", "target", "observed", "met"],
+    ["scope", "objective", "target", "target from", "observed", "met"],
     brief.slo.map((objective) => [
+      sloScope(objective),
       objective.objective,
       objective.target,
+      objective.target_source,
       orDash(objective.observed),
       objective.met === null ? "no data" : objective.met ? "yes" : "no",
     ]),

@@ -73,12 +73,34 @@ describe("GET /v1/vendors/{vendor}/brief", () => {
         savings_at_stake_usd: "0.299999999999999998",
       }),
     ]);
+    const vendorWide = { model: null, task: null };
     expect(answer.slo).toEqual([
-      { objective: "availability", target: 0.99, observed: 2 / 3, met: false },
+      {
+        objective: "availability",
+        ...vendorWide,
+        target: 0.99,
+        target_source: "built-in",
+        observed: 2 / 3,
+        met: false,
+      },
       // ttft 50 and 80 ms: any quantile of them is under 100.
-      { objective: "ttft_ms_p95", target: 100, observed: expect.any(Number), met: true },
+      {
+        objective: "ttft_ms_p95",
+        ...vendorWide,
+        target: 100,
+        target_source: "query",
+        observed: expect.any(Number),
+        met: true,
+      },
       // one failed request of three attempts, no failed-over attempt.
-      { objective: "error_rate", target: 0.02, observed: 1 / 3, met: false },
+      {
+        objective: "error_rate",
+        ...vendorWide,
+        target: 0.02,
+        target_source: "built-in",
+        observed: 1 / 3,
+        met: false,
+      },
     ]);
   });
 

@@ -8,6 +8,15 @@ import type { TenantScope } from "./access.ts";
 import { type MatrixRow, type QualitySummary, readMatrix } from "./matrix.ts";
 import { filterSql, type MatrixParameters, METRICS } from "./matrix-query.ts";
 import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
+import {
+  EMPTY_SLO_CONFIG,
+  type ResolvedObjective,
+  resolveObjectives,
+  type SloConfig,
+  type SloObjective,
+  type SloScope,
+  scopesOf,
+} from "./slo.ts";
 
 export const BRIEF_FORMATS = ["json", "md", "csv", "html"] as const;
 export type BriefFormat = (typeof BRIEF_FORMATS)[number];
@@ -38,13 +47,19 @@ export const briefParameterFields = {
     .describe(
       "the lowest mean of quality_metric an alternative may have (default: this vendor's own mean)",
     ),
-  slo_availability: rate.default(0.99).describe("target share of requests that succeed"),
+  slo_availability: rate
+    .optional()
+    .describe(
+      "target share of requests that succeed, for this brief only (default: analytics.slo in config, else 0.99)",
+    ),
   slo_ttft_p95_ms: z.coerce
     .number()
     .positive()
-    .default(2000)
-    .describe("target p95 time to first token"),
-  slo_error_rate: rate.default(0.02).describe("target share of attempts that fail"),
+    .optional()
+    .describe("target p95 time to first token, ms (default: analytics.slo, else 2000)"),
+  slo_error_rate: rate
+    .optional()
+    .describe("target share of attempts that fail (default: analytics.slo, else 0.02)"),
 };
 
 export const briefParameters = z.object(briefParameterFields).strict();
@@ -59,7 +74,7 @@ function parameters(
   return {
     ...window,
     groupBy,
-    filters: { vendor: undefined, model: undefined, task: undefined, tenant: undefined },
+    filters: {},
     metrics: [...METRICS],
     quantileMethod: "t-digest",
     qualitySources: undefined,
@@ -76,11 +91,60 @@ function qualityMean(row: MatrixRow, metric: string | undefined): number | null 
 
 const money = (value: unknown) => parseDecimal(String(value ?? "0"));
 
+/** How one objective fared in one scope (the whole vendor when model and task are null). */
+export interface SloResult {
+  objective: "availability" | "ttft_ms_p95" | "error_rate";
+  model: string | null;
+  task: string | null;
+  target: number;
+  /** query (this brief's parameter), config:vendor, config:model, config:task, config:model+task, config:default or built-in. */
+  target_source: ResolvedObjective["source"];
+  observed: number | null;
+  met: boolean | null;
+}
+
+const OBJECTIVE_NAMES: Record<SloObjective, SloResult["objective"]> = {
+  availability: "availability",
+  ttft_p95_ms: "ttft_ms_p95",
+  error_rate: "error_rate",
+};
+
+/** Observed service levels of one matrix row: a vendor, or a vendor's model and/or task. */
+function sloResults(
+  row: MatrixRow | undefined,
+  targets: Record<SloObjective, ResolvedObjective>,
+  sloScope: SloScope,
+): SloResult[] {
+  const requests = Number(row?.requests ?? 0);
+  const failedAttempts = Number(row?.failed_attempts ?? 0);
+  const failedRequests = requests - Number(row?.succeeded ?? 0);
+  const attempts = requests + failedAttempts;
+  const observed: Record<SloObjective, number | null> = {
+    availability: (row?.success_rate as number | null | undefined) ?? null,
+    ttft_p95_ms: (row?.ttft_ms_p95 as number | null | undefined) ?? null,
+    error_rate: attempts > 0 ? (failedRequests + failedAttempts) / attempts : null,
+  };
+  return (Object.keys(OBJECTIVE_NAMES) as SloObjective[]).map((objective) => {
+    const { target, source } = targets[objective];
+    const value = observed[objective];
+    return {
+      objective: OBJECTIVE_NAMES[objective],
+      model: sloScope.model,
+      task: sloScope.task,
+      target,
+      target_source: source,
+      observed: value,
+      met: value === null ? null : objective === "availability" ? value >= target : value <= target,
+    };
+  });
+}
+
 export async function readVendorBrief(
   clickhouse: ClickHouseClient,
   vendor: string,
   parameters_: BriefParameters,
   scope: TenantScope,
+  sloConfig: SloConfig = EMPTY_SLO_CONFIG,
 ) {
   const window = resolveWindow(parameters_);
   const byDay = await readMatrix(clickhouse, parameters(window, ["day", "vendor"]), scope);
@@ -171,35 +235,44 @@ export async function readVendorBrief(
     };
   });
 
-  // SLO compliance, on this vendor's requests and attempts.
+  // SLO compliance, on this vendor's requests and attempts, against the
+  // targets in config (analytics.slo); then each model and/or task the config
+  // sets targets for, from a matrix of that scope alone.
   const totals = byVendor.rows.find((row) => row.vendor === vendor);
   const requests = Number(totals?.requests ?? 0);
-  const failedAttempts = Number(totals?.failed_attempts ?? 0);
-  const failedRequests = requests - Number(totals?.succeeded ?? 0);
-  const attempts = requests + failedAttempts;
-  const availability = (totals?.success_rate as number | null) ?? null;
-  const errorRate = attempts > 0 ? (failedRequests + failedAttempts) / attempts : null;
-  const ttftP95 = (totals?.ttft_ms_p95 as number | null) ?? null;
-  const slo = [
-    {
-      objective: "availability",
-      target: parameters_.slo_availability,
-      observed: availability,
-      met: availability === null ? null : availability >= parameters_.slo_availability,
-    },
-    {
-      objective: "ttft_ms_p95",
-      target: parameters_.slo_ttft_p95_ms,
-      observed: ttftP95,
-      met: ttftP95 === null ? null : ttftP95 <= parameters_.slo_ttft_p95_ms,
-    },
-    {
-      objective: "error_rate",
-      target: parameters_.slo_error_rate,
-      observed: errorRate,
-      met: errorRate === null ? null : errorRate <= parameters_.slo_error_rate,
-    },
-  ];
+  const overrides = {
+    availability: parameters_.slo_availability,
+    ttft_p95_ms: parameters_.slo_ttft_p95_ms,
+    error_rate: parameters_.slo_error_rate,
+  };
+  const vendorScope: SloScope = { model: null, task: null };
+  const slo: SloResult[] = sloResults(
+    totals,
+    resolveObjectives(sloConfig, vendor, null, overrides),
+    vendorScope,
+  );
+  for (const sloScope of scopesOf(sloConfig, vendor)) {
+    const scoped = await readMatrix(
+      clickhouse,
+      {
+        ...parameters(window, ["vendor"]),
+        filters: {
+          vendor: [vendor],
+          ...(sloScope.model ? { model: [sloScope.model] } : {}),
+          ...(sloScope.task ? { task: [sloScope.task] } : {}),
+        },
+        metrics: ["requests", "succeeded", "failed_attempts", "success_rate", "ttft_ms_p95"],
+      },
+      scope,
+    );
+    slo.push(
+      ...sloResults(
+        scoped.rows[0],
+        resolveObjectives(sloConfig, vendor, sloScope, overrides),
+        sloScope,
+      ),
+    );
+  }
 
   return {
     vendor,
@@ -228,6 +301,8 @@ export async function readVendorBrief(
         "per routable task: this vendor's spend less the alternative's cost per success times this vendor's successes",
       error_rate:
         "(failed requests + failed attempts) / (requests + failed attempts) on this vendor",
+      slo_targets:
+        "from analytics.slo in config: a model or task target, else this brief's slo_ query parameters, the vendor's target, the config default, the built-in default (availability 0.99, ttft p95 2000 ms, error rate 0.02); target_source says which",
       quantiles: byVendor.quantiles.note,
     },
   };
@@ -247,11 +322,7 @@ async function readFailoverIncidents(
     window_to: window.to,
     vendor,
   };
-  const where = filterSql(
-    { vendor: undefined, model: undefined, task: undefined, tenant: undefined },
-    scope,
-    params,
-  );
+  const where = filterSql({}, scope, params);
   const result = await clickhouse.query({
     query: `SELECT toStartOfHour(occurred_at) AS hour, count() AS failed_attempts,
                    groupUniqArray(error_class) AS error_classes

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { analyticsTokenConfig } from "../analytics/access.ts";
+import { sloConfig } from "../analytics/slo.ts";
 import { gatewayConfig } from "../gateway/config.ts";
 
 export const DEFAULT_CONFIG_PATH = "config/switchboard.yaml";
@@ -31,8 +32,13 @@ export const switchboardConfig = z.object({
         .describe(
           "analytics bearer tokens: {id, sha256, tenants: [..]} or {id, sha256, admin: true}",
         ),
+      slo: sloConfig
+        .prefault({})
+        .describe(
+          "service-level targets the vendor brief reads: default {availability, ttft_p95_ms, error_rate} and targets [{vendor, model?, task?, …}]",
+        ),
     })
-    .default({ host: "127.0.0.1", port: 8081, tokens: [] }),
+    .prefault({}),
   simulator: listener(8090).default({ host: "127.0.0.1", port: 8090 }),
   ingest: z
     .object({

@@ -1,6 +1,7 @@
 // `switchboard <role>`: the single entry point. `all` runs every role in one
 // process on the embedded defaults; the others run one role each.
 import { pino } from "pino";
+import { evalCommand } from "../evals/command.ts";
 import { loadConfig, type SwitchboardConfig } from "./config.ts";
 import { startDemoVendors } from "./demo.ts";
 import { startMetricsServer } from "./metrics-server.ts";
@@ -24,11 +25,18 @@ const USAGE = `usage: switchboard <role>
   migrate     apply ClickHouse migrations and exit
   replay [--from <ISO-8601 time>]
               rebuild the ClickHouse event tables from the event log and exit
+  eval --gold <cases.jsonl> --candidates <vendor/model,…> [--help for every option]
+              run a gold set through the gateway, grade it, record the scores
 config: $SWITCHBOARD_CONFIG (default config/switchboard.yaml)`;
 
 async function main(role: string | undefined): Promise<Stop[]> {
   if (!role || role === "help" || role === "--help") {
     console.log(USAGE);
+    return [];
+  }
+  if (role === "eval") {
+    // A client of a running gateway: no config, nothing to stop afterwards.
+    process.exitCode = await evalCommand(process.argv.slice(3));
     return [];
   }
   const config = loadConfig();
@@ -57,7 +65,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
       // One registry for the three roles, served at the gateway's /metrics.
       stops.push(await startIngest(config, clickhouse, logger, fail, metrics));
       stops.push((await startAnalytics(config, clickhouse, logger)).stop);
-      stops.push((await startGateway(config, gatewayConfig, logger, metrics)).stop);
+      stops.push((await startGateway(config, gatewayConfig, logger, metrics, clickhouse)).stop);
       break;
     }
     case "gateway":

@@ -6,8 +6,11 @@ import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts
 import { migrate } from "../clickhouse/migrate.ts";
 import { openEventLog } from "../eventlog/index.ts";
 import { buildGateway } from "../gateway/app.ts";
+import { seedBudgets } from "../gateway/budget-seed.ts";
+import { Budgets } from "../gateway/budgets.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
+import { clickhouseRequestLookup } from "../gateway/request-owners.ts";
 import { INGEST_GROUP, INGEST_TOPICS, runIngest } from "../ingest/consumer.ts";
 import { IngestMetrics } from "../ingest/ingest-metrics.ts";
 import { EventLoader } from "../ingest/loader.ts";
@@ -49,21 +52,41 @@ export function metricsRegistry(): Registry {
   return registry;
 }
 
+/**
+ * `clickhouse`: the process's client where it has one (`switchboard all`);
+ * the gateway role alone opens one for the budget seed only when
+ * clickhouse_url names a server (embedded chDB is locked by the process
+ * running ingest).
+ */
 export async function startGateway(
   config: SwitchboardConfig,
   gatewayConfig: GatewayConfig,
   logger: Logger,
   metrics: Registry,
+  clickhouse?: ClickHouseClient,
 ): Promise<{ url: string; stop: Stop }> {
   const prices = PriceCatalog.load(gatewayConfig.price_catalog);
+  const gatewayLogger = logger.child({ role: "gateway" });
   // With Kafka, an outbox under <data_dir>/outbox/gateway: requests never wait on Kafka.
   const sink = await eventLogFor(config, metrics, logger).createSink({ outbox: "gateway" });
+  let budgets: Budgets | undefined;
+  if (gatewayConfig.budgets.length > 0) {
+    budgets = new Budgets(gatewayConfig.budgets, sink);
+    await seedBudgetsAtStart(config, budgets, gatewayLogger, clickhouse);
+  }
+  // /v1/feedback finds requests older than its memory in ClickHouse, when the
+  // gateway has one: the process's own (`all`), or a server (never embedded chDB,
+  // which the ingest process holds).
+  const serverUrl = config.clickhouse_url?.startsWith("http") ? config.clickhouse_url : undefined;
+  const lookupClient = clickhouse ?? (serverUrl ? createClickHouse(serverUrl) : undefined);
   const app = buildGateway({
     config: gatewayConfig,
     prices,
     sink,
-    logger: logger.child({ role: "gateway" }),
+    logger: gatewayLogger,
     metrics,
+    budgets,
+    requestLookup: lookupClient ? clickhouseRequestLookup(lookupClient) : undefined,
   });
   const url = await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
   logger.info(`gateway listening on ${url} (OpenAI API at ${url}/v1)`);
@@ -72,8 +95,41 @@ export async function startGateway(
     stop: async () => {
       await app.close();
       await sink.close();
+      if (lookupClient && !clickhouse) await lookupClient.close();
     },
   };
+}
+
+/**
+ * Spend so far this day and month, from ClickHouse. A gateway that cannot
+ * reach ClickHouse still starts (it is on every request's path), counting
+ * from zero, and says so at error level.
+ */
+async function seedBudgetsAtStart(
+  config: SwitchboardConfig,
+  budgets: Budgets,
+  logger: Logger,
+  clickhouse: ClickHouseClient | undefined,
+): Promise<void> {
+  const serverUrl = config.clickhouse_url?.startsWith("http") ? config.clickhouse_url : undefined;
+  if (!clickhouse && !serverUrl) {
+    logger.warn(
+      "budgets start from zero spend: no ClickHouse to seed them from (set clickhouse_url to a server, or run `switchboard all`)",
+    );
+    return;
+  }
+  const client = clickhouse ?? createClickHouse(serverUrl as string);
+  try {
+    const seeded = await seedBudgets(budgets, client);
+    logger.info({ seeded }, "budgets seeded from switchboard.request_completed");
+  } catch (error) {
+    logger.error(
+      { err: error },
+      "budgets start from zero spend: seeding from ClickHouse failed; hard limits may be overshot this period",
+    );
+  } finally {
+    if (!clickhouse) await client.close();
+  }
 }
 
 export async function startIngest(
@@ -131,6 +187,7 @@ export async function startAnalytics(
     clickhouse,
     logger: logger.child({ role: "analytics" }),
     tokens: config.analytics.tokens,
+    slo: config.analytics.slo,
   });
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
   logger.info(`analytics listening on ${url} (GET ${url}/v1/matrix)`);

@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import type { LogRecord } from "../eventlog/ports.ts";
-import { newEventId } from "../events/ids.ts";
 import type { AttemptFailed, RequestCompleted, SwitchboardEvent } from "../events/schemas.ts";
 import { topicFor } from "../events/topics.ts";
 import { EventLoader } from "../ingest/loader.ts";
@@ -150,10 +149,12 @@ const RANGE: TimeRange = {
   intervalSeconds: 3600,
 };
 
+/** A request at list prices (list = contracted) unless the overrides say otherwise. */
 function completed(occurredAt: string, overrides: Partial<RequestCompleted>): RequestCompleted {
   return sampleRequestCompleted({
     occurred_at: occurredAt,
     request_id: `req_${occurredAt}`,
+    list_cost_usd: overrides.cost_usd,
     ...overrides,
   });
 }
@@ -184,6 +185,9 @@ const EVENTS: SwitchboardEvent[] = [
     ...success,
     vendor: "alpha",
     task: "summarize",
+    team: "search",
+    contract_id: "alpha-2026",
+    list_cost_usd: "0.00015",
     cost_usd: "0.000125",
     latency_ms: 120,
   }),
@@ -191,12 +195,14 @@ const EVENTS: SwitchboardEvent[] = [
     ...success,
     vendor: "alpha",
     task: "summarize",
+    team: "search",
     cost_usd: "0.00025",
     latency_ms: 180,
   }),
   completed("2026-11-20T10:50:00.000Z", {
     vendor: "alpha",
     task: "summarize",
+    team: "search",
     status: "error",
     http_status: 504,
     error_class: "timeout",
@@ -232,6 +238,7 @@ const EVENTS: SwitchboardEvent[] = [
     ...success,
     vendor: "beta",
     task: "summarize",
+    team: "ads",
     cost_usd: "0.001",
     latency_ms: 300,
   }),
@@ -239,12 +246,17 @@ const EVENTS: SwitchboardEvent[] = [
     ...success,
     vendor: "beta",
     task: "summarize",
+    team: "ads",
+    contract_id: "beta-2026",
+    list_cost_usd: "0.2",
     cost_usd: "0.123456789012345678",
     latency_ms: 350,
   }),
   completed("2026-11-20T11:45:00.000Z", {
     vendor: "beta",
     task: "classify",
+    team: "ads",
+    price_known: false,
     status: "error",
     http_status: 429,
     error_class: "rate_limited",
@@ -270,6 +282,7 @@ const EVENTS: SwitchboardEvent[] = [
     tenant_id: "globex",
     vendor: "beta",
     task: "summarize",
+    team: "search",
     cost_usd: "0.5",
     latency_ms: 250,
   }),
@@ -315,6 +328,7 @@ async function runPanel(
   file: string,
   title: string,
   chosen: Record<string, string[]> = {},
+  range: TimeRange = RANGE,
 ): Promise<Row[]> {
   const dashboard = dashboardOf(file);
   const panel = allPanels(dashboard.panels).find((candidate) => candidate.title === title);
@@ -322,7 +336,7 @@ async function runPanel(
   if (!sql) throw new Error(`${file} has no panel "${title}" with a query`);
   return queryRows<Row>(
     clickhouse.client,
-    expandGrafanaMacros(sql, RANGE, variableValues(dashboard, chosen)),
+    expandGrafanaMacros(sql, range, variableValues(dashboard, chosen)),
   );
 }
 
@@ -528,8 +542,8 @@ describe("procurement overview numbers", () => {
     });
   });
 
-  it("p95 latency by vendor: the exact quantile's element", async () => {
-    // quantileExact(0.95) picks the sorted element at floor(0.95 × n):
+  it("p95 latency by vendor: merged t-digests, which on so few values give the exact element", async () => {
+    // quantileExact(0.95) would pick the sorted element at floor(0.95 × n):
     // alpha [40, 60, 120, 180, 900] → index 4; beta [30, 250, 300, 350] → index 3.
     expect(await runPanel(file, "p95 latency by vendor")).toEqual([
       { vendor: "alpha", p95_latency_ms: 900 },
@@ -547,5 +561,88 @@ describe("procurement overview numbers", () => {
     expect(await runPanel(file, "Success rate")).toEqual([{ success_rate: 0.7 }]);
     expect(await runPanel(file, "Failovers")).toEqual([{ failovers: "6" }]);
     expect(await runPanel(file, "Requests", { tenant: ["globex"] })).toEqual([{ requests: "1" }]);
+  });
+
+  it("spend by team: contracted and list spend, exact, with the unpriced requests", async () => {
+    expect(await runPanel(file, "Spend by team")).toEqual([
+      // 11:10 (0.000003), 11:59:59.999 (0.000001) and the request no vendor was tried for (0).
+      {
+        team: "(no team)",
+        requests: "3",
+        contracted_spend_usd: "0.000004",
+        list_spend_usd: "0.000004",
+        unpriced_requests: "0",
+      },
+      // 0.001 + 0.123456789012345678 (list 0.2) + 0 (no price known).
+      {
+        team: "ads",
+        requests: "3",
+        contracted_spend_usd: "0.124456789012345678",
+        list_spend_usd: "0.201",
+        unpriced_requests: "1",
+      },
+      // 0.000125 (list 0.00015) + 0.00025 + 0.00001 + globex's 0.5.
+      {
+        team: "search",
+        requests: "4",
+        contracted_spend_usd: "0.500385",
+        list_spend_usd: "0.50041",
+        unpriced_requests: "0",
+      },
+    ]);
+    expect(await runPanel(file, "Spend by team", { tenant: ["globex"] })).toEqual([
+      {
+        team: "search",
+        requests: "1",
+        contracted_spend_usd: "0.5",
+        list_spend_usd: "0.5",
+        unpriced_requests: "0",
+      },
+    ]);
+  });
+
+  it("list vs contracted spend: both sums per hour", async () => {
+    expect(await runPanel(file, "List vs contracted spend")).toEqual([
+      {
+        time: "2026-11-20 10:00:00",
+        // 0.00015 + 0.00025 + 0.00001 + 0.001 + 0 + 0.5
+        list_spend_usd: "0.50141",
+        // 0.000125 + 0.00025 + 0.00001 + 0.001 + 0 + 0.5
+        contracted_spend_usd: "0.501385",
+      },
+      {
+        time: "2026-11-20 11:00:00",
+        // 0.000003 + 0.2 + 0 + 0.000001
+        list_spend_usd: "0.200004",
+        contracted_spend_usd: "0.123460789012345678",
+      },
+    ]);
+  });
+
+  it("a range not on the hour: the whole hour from the rollup, the partial hours from the raw events", async () => {
+    // 09:30 to 11:14:59.999: 10:00–11:00 is a whole hour; 09:30–10:00 and
+    // 11:00–11:15 are partial. In it: the six requests of 10:xx and the one at
+    // 11:10; failed attempts at 10:04:59, 10:10 (globex), 10:30, 10:45 and 11:05.
+    const range: TimeRange = {
+      from: new Date("2026-11-20T09:30:00.000Z"),
+      to: new Date("2026-11-20T11:14:59.999Z"),
+      intervalSeconds: 3600,
+    };
+    expect(await runPanel(file, "Requests", {}, range)).toEqual([{ requests: "7" }]);
+    expect(await runPanel(file, "Total spend (USD)", {}, range)).toEqual([
+      { total_spend_usd: "0.501388" },
+    ]);
+    expect(await runPanel(file, "Failovers", {}, range)).toEqual([{ failovers: "5" }]);
+    expect(await runPanel(file, "Spend per vendor", {}, range)).toEqual([
+      { time: "2026-11-20 10:00:00", vendor: "alpha", spend_usd: "0.000385" },
+      { time: "2026-11-20 10:00:00", vendor: "beta", spend_usd: "0.501" },
+      { time: "2026-11-20 11:00:00", vendor: "alpha", spend_usd: "0.000003" },
+    ]);
+  });
+
+  it("every panel reads the hourly rollup for whole hours", () => {
+    for (const { panel, sql } of panelQueries) {
+      expect(sql, `panel "${panel.title}"`).toContain("FROM switchboard.usage_hourly");
+    }
   });
 });

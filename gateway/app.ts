@@ -9,17 +9,25 @@ import type { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
 import { newEventId } from "../events/ids.ts";
 import { ApiKeys } from "./auth.ts";
+import { Budgets, type Clock } from "./budgets.ts";
 import { dispatchChat } from "./chat-dispatch.ts";
 import type { GatewayConfig } from "./config.ts";
+import { CostBook } from "./costs.ts";
 import { embeddings } from "./embeddings.ts";
 import { GatewayError } from "./errors.ts";
+import { feedbackRoute } from "./feedback.ts";
 import { anthropicMessagesApi } from "./inbound/anthropic-messages.ts";
 import type { InboundChatApi } from "./inbound/inbound-api.ts";
 import { openAIChatApi } from "./inbound/openai-chat.ts";
 import { metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
 import type { PriceCatalog } from "./pricing.ts";
-import { Router } from "./routing.ts";
+import {
+  RequestOwners,
+  rememberingCompletions,
+  type StoredRequestLookup,
+} from "./request-owners.ts";
+import { Router, type RouterOptions } from "./routing.ts";
 import { Upstream } from "./upstream.ts";
 
 export interface GatewayDependencies {
@@ -29,6 +37,22 @@ export interface GatewayDependencies {
   logger: FastifyBaseLogger;
   /** Served at GET /metrics (outbox depth, and ingest's metrics in `switchboard all`). */
   metrics?: Registry;
+  /**
+   * The budgets' running spend, seeded from ClickHouse by the caller
+   * (budget-seed.ts); made here, unseeded, when not given.
+   */
+  budgets?: Budgets;
+  /** Epoch ms: price cards, contracts and budget periods read it. Date.now unless a test injects one. */
+  clock?: Clock;
+  /**
+   * Finds requests /v1/feedback may score that this gateway no longer (or
+   * never) remembered, in ClickHouse (request-owners.ts); none: memory only.
+   */
+  requestLookup?: StoredRequestLookup;
+  /** How many completed requests' tenants are kept in memory for /v1/feedback (default 100,000). */
+  rememberedRequests?: number;
+  /** Routing's random source and backoff wait; tests seed and record them. */
+  routing?: Omit<RouterOptions, "now">;
 }
 
 /** Builds the gateway without listening, so tests can `inject()` requests. */
@@ -38,6 +62,11 @@ export function buildGateway({
   sink,
   logger,
   metrics,
+  budgets: givenBudgets,
+  clock = Date.now,
+  requestLookup,
+  rememberedRequests,
+  routing,
 }: GatewayDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
@@ -51,16 +80,31 @@ export function buildGateway({
     // Every answer carries its request id, errors included; events use the same id.
     genReqId: () => `req_${newEventId().replaceAll("-", "")}`,
   });
-  const router = new Router(config, prices);
+  const owners = new RequestOwners({ capacity: rememberedRequests, lookup: requestLookup });
+  // Breakers read the same clock; weighted draws, jitter and backoff waits can be injected.
+  const router = new Router(config, prices, { now: clock, ...routing });
   const upstreams = new Map(config.vendors.map((vendor) => [vendor.id, new Upstream(vendor)]));
+  const budgets =
+    givenBudgets ?? (config.budgets.length > 0 ? new Budgets(config.budgets, sink, clock) : null);
+  const costs = new CostBook(prices, config.contracts, (target) =>
+    logger.warn(
+      { vendor: target.vendor, model: target.model, price_catalog: prices.version },
+      "no price card for this vendor and model: its requests are recorded with price_known false and cost 0 (logged once)",
+    ),
+  );
   const dependencies = {
-    apiKeys: new ApiKeys(config.api_keys),
+    apiKeys: new ApiKeys(config.api_keys, budgets ?? undefined),
     router,
     prices,
+    costs,
+    budgets,
+    refuseUnpriced: config.refuse_unpriced,
+    clock,
     upstreams,
-    sink,
+    // Remembers each completed request's tenant, for /v1/feedback.
+    sink: rememberingCompletions(sink, owners),
   };
-  const modelList = listModels(router, prices, Math.floor(Date.now() / 1000));
+  const created = Math.floor(clock() / 1000);
 
   app.post("/v1/chat/completions", (request, reply) =>
     dispatchChat(request, reply, openAIChatApi, dependencies),
@@ -73,8 +117,10 @@ export function buildGateway({
   });
   app.get("/v1/models", async (request, reply) => {
     reply.header("x-request-id", request.id);
-    return modelList;
+    // Per call, not at start: the card in force changes on its effective dates.
+    return listModels(router, prices, created, clock());
   });
+  app.post("/v1/feedback", feedbackRoute({ apiKeys: dependencies.apiKeys, owners, sink }));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/metrics", metricsRoute(metrics));
 

@@ -7,8 +7,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { EventSink } from "../eventlog/ports.ts";
+import { heuristicPlanFor, StreamCapture, scoreWholeAnswer } from "./answer-heuristics.ts";
+import { runAttempts } from "./attempt-loop.ts";
 import type { ApiKeys } from "./auth.ts";
+import type { Budgets } from "./budgets.ts";
 import type { RouteTarget } from "./config.ts";
+import type { CostBook } from "./costs.ts";
 import { GatewayError } from "./errors.ts";
 import {
   type AttemptFailure,
@@ -19,14 +23,23 @@ import {
 import type { InboundChatApi, TranslatedRequest } from "./inbound/inbound-api.ts";
 import { type NeutralResponse, NO_USAGE, type NormalizedUsage, outputTextOf } from "./neutral.ts";
 import type { PriceCatalog } from "./pricing.ts";
+import { type PromptApi, promptSha256 } from "./prompt-hash.ts";
 import { type Outcome, RequestLedger } from "./request-ledger.ts";
-import type { RoutePlan, Router } from "./routing.ts";
+import { SKIP } from "./routing/decision.ts";
+import {
+  type ProviderPreferences,
+  type RequestExtensions,
+  takeExtensions,
+} from "./routing/provider-preferences.ts";
+import type { TaskSource } from "./routing/task-class.ts";
+import type { Candidate, RouteDecision, RoutePlan, Router } from "./routing.ts";
 import {
   type RelayedStream,
   relayBytes,
   relayOpenAIPassThrough,
   relayTranslated,
 } from "./stream-relay.ts";
+import { awaitFirstEvent } from "./stream-start.ts";
 import type { Upstream } from "./upstream.ts";
 import { estimateUsage } from "./usage-estimate.ts";
 import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
@@ -35,53 +48,180 @@ export interface DispatchDependencies {
   apiKeys: ApiKeys;
   router: Router;
   prices: PriceCatalog;
+  /** List and contracted cost of a completion (costs.ts). */
+  costs: CostBook;
+  /** Null when no budget is configured. */
+  budgets: Budgets | null;
+  /** Refuse candidates with no price card in force (config refuse_unpriced). */
+  refuseUnpriced: boolean;
+  /** Epoch ms; injected by tests. */
+  clock: () => number;
   upstreams: Map<string, Upstream>;
   sink: EventSink;
 }
-
-const TASK_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-export const DEFAULT_TASK = "general";
 
 /** Everything about one request that each attempt reads. */
 export interface CallContext {
   requestId: string;
   task: string;
+  taskSource: TaskSource;
+  /** The list of the model asked for. */
   plan: RoutePlan;
+  /** Every candidate considered, in order, the skipped with why (route_decided). */
+  decision: RouteDecision;
   ledger: RequestLedger;
+  /**
+   * Candidates with no price card in force while refuse_unpriced is on, with
+   * the reason: never tried, and named as skipped in route_decided.
+   */
+  unpricedRefused: ReadonlyMap<RouteTarget, string>;
   /** Aborted when the client goes away, so the upstream call stops too. */
   clientGone: AbortController;
 }
 
-/** Authenticates, reads the task, resolves the plan and publishes the routing decision. */
+const NO_REFUSALS: ReadonlyMap<RouteTarget, string> = new Map();
+
+/**
+ * Authenticates, checks the caller's budgets (in memory, no await), reads the
+ * task, resolves the plan and refuses unpriced candidates when configured.
+ */
 export function beginCall(
   request: FastifyRequest,
   reply: FastifyReply,
   dependencies: DispatchDependencies,
-  options: { apiKey: string | undefined; model: string; streamed: boolean },
+  options: {
+    apiKey: string | undefined;
+    model: string;
+    streamed: boolean;
+    /** The client's body and API, for the opt-in prompt hash. */
+    prompt: { api: PromptApi; body: Record<string, unknown> };
+    /** What routing reads of the request. */
+    routing: RoutingSignals;
+  },
 ): CallContext {
   const caller = dependencies.apiKeys.authenticate(options.apiKey);
-  const plan = dependencies.router.planFor(options.model);
-  if (!plan) {
+  dependencies.budgets?.check(caller.budgets);
+  const requestedAt = dependencies.clock();
+  const router = dependencies.router;
+  const signals = options.routing;
+  const { task, source: taskSource } = router.resolveTask({
+    header: request.headers["x-switchboard-task"],
+    metadataTask: signals.metadataTask,
+    path: request.routeOptions.url ?? request.url,
+    model: options.model,
+    hasTools: signals.hasTools,
+    responseFormat: signals.responseFormat,
+  });
+  const plans = router.plansFor(options.model, task, signals.models);
+  const plan = plans[0] as RoutePlan;
+  const candidates =
+    plans.length === 1 ? plan.candidates : plans.flatMap((each) => each.candidates);
+  const unpricedRefused = dependencies.refuseUnpriced
+    ? unpricedCandidates(candidates, dependencies.costs, requestedAt)
+    : NO_REFUSALS;
+  if (unpricedRefused.size > 0 && unpricedRefused.size === candidates.length) {
+    const names = candidates.map((target) => `${target.vendor}/${target.model}`).join(", ");
     throw new GatewayError(
-      "model_not_found",
-      `The model \`${options.model}\` does not exist or you do not have access to it.`,
+      "model_not_priced",
+      `The model \`${options.model}\` has no price in this gateway's catalog (${names}), and the gateway refuses unpriced models.`,
       { param: "model" },
     );
   }
-  const task = taskFrom(request.headers["x-switchboard-task"]);
+  const decision = router.decide({
+    plans,
+    streamed: options.streamed,
+    inputTokens: signals.inputTokens,
+    maxOutputTokens: signals.maxOutputTokens,
+    hasTools: signals.hasTools,
+    provider: signals.provider,
+    refused: refusalsOf(candidates, unpricedRefused, signals.refuse),
+    at: requestedAt,
+  });
   const ledger = new RequestLedger(dependencies.sink, {
     requestId: request.id,
     tenantId: caller.tenantId,
     task,
     requestModel: options.model,
     streamed: options.streamed,
-    priceCardVersion: dependencies.prices.version,
+    caller,
+    requestedAt,
+    costs: dependencies.costs,
+    budgets: dependencies.budgets,
+    promptSha256: caller.storePromptHash
+      ? promptSha256(options.prompt.api, options.prompt.body)
+      : null,
   });
   const clientGone = new AbortController();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) clientGone.abort();
   });
-  return { requestId: request.id, task, plan, ledger, clientGone };
+  return {
+    requestId: request.id,
+    task,
+    taskSource,
+    plan,
+    decision,
+    ledger,
+    unpricedRefused,
+    clientGone,
+  };
+}
+
+/** What routing reads of a request, found by each API's handler. */
+export interface RoutingSignals {
+  /** `metadata.task` of the body. */
+  metadataTask: unknown;
+  hasTools: boolean;
+  /** `response_format.type`. */
+  responseFormat: string | undefined;
+  /** OpenRouter's `models` fallback list. */
+  models: readonly string[] | null;
+  /** OpenRouter's `provider` preferences. */
+  provider: ProviderPreferences | null;
+  /** Estimated input tokens (a quarter of the body's bytes). */
+  inputTokens: number;
+  /** max_tokens when the client set one. */
+  maxOutputTokens: number | null;
+  /** Why a candidate cannot serve this endpoint at all (embeddings), or null. */
+  refuse?: (candidate: Candidate) => string | null;
+}
+
+/** Refused unpriced candidates and those the endpoint rules out, or null for none (no allocation). */
+function refusalsOf(
+  candidates: readonly Candidate[],
+  unpricedRefused: ReadonlyMap<RouteTarget, string>,
+  refuse: RoutingSignals["refuse"],
+): ReadonlyMap<RouteTarget, string> | null {
+  if (!refuse) return unpricedRefused.size > 0 ? unpricedRefused : null;
+  const refused = new Map(unpricedRefused);
+  for (const candidate of candidates) {
+    const reason = refused.has(candidate) ? null : refuse(candidate);
+    if (reason !== null) refused.set(candidate, reason);
+  }
+  return refused.size > 0 ? refused : null;
+}
+
+/** A quarter of the body's bytes: a cheap estimate of input tokens, good enough to compare prices. */
+export function estimatedInputTokens(request: FastifyRequest): number {
+  return Math.ceil(Number(request.headers["content-length"] ?? 0) / 4);
+}
+
+/**
+ * Candidates with no price card in force at `at`, each with the skip reason
+ * route_decided gives; the shared empty map when every one is priced.
+ */
+export function unpricedCandidates(
+  candidates: readonly RouteTarget[],
+  costs: CostBook,
+  at: number,
+): ReadonlyMap<RouteTarget, string> {
+  let refused: Map<RouteTarget, string> | undefined;
+  for (const target of candidates) {
+    if (costs.isPriced(target, at)) continue;
+    refused ??= new Map();
+    refused.set(target, "no price card in force and refuse_unpriced is on");
+  }
+  return refused ?? NO_REFUSALS;
 }
 
 export async function dispatchChat(
@@ -92,59 +232,71 @@ export async function dispatchChat(
 ): Promise<void> {
   const apiKey = inbound.apiKeyOf(request.headers);
   const parsed = inbound.parse(request.body);
+  const routed = routingSignalsOf(inbound.protocol, parsed.body, request);
+  // Without the gateway's own fields (models, provider): what every vendor is sent.
+  const body = routed.body;
   const call = beginCall(request, reply, dependencies, {
     apiKey,
     model: parsed.model,
     streamed: parsed.stream,
+    prompt: { api: inbound.protocol, body },
+    routing: routed.signals,
   });
-  call.ledger.routeDecided(call.plan);
+  call.ledger.routeDecided(call.decision, call.taskSource);
+  if (call.decision.attempts.length === 0) {
+    const failure = noCandidateFailure(call, parsed.model);
+    call.ledger.completed(failedOutcome(null, failure.cause, failure.error.status));
+    throw failure.error;
+  }
+  // What the answer heuristics will check; null (nothing kept) for plain text without tools.
+  const heuristics = heuristicPlanFor(inbound.protocol, body);
   // Translated at most once, and only if a candidate speaks another protocol.
   let translated: TranslatedRequest | undefined;
   const translation = () => {
-    translated ??= inbound.toNeutral(parsed.body);
+    translated ??= inbound.toNeutral(body);
     return translated;
   };
 
-  const failures: AttemptFailure[] = [];
-  let lastTarget: RouteTarget | null = null;
-  for (const target of call.plan.candidates) {
-    lastTarget = target;
+  const exhausted = await runAttempts(call, dependencies.router, async (target) => {
     const upstream = dependencies.upstreams.get(target.vendor);
     if (!upstream) throw new Error(`no upstream for vendor ${target.vendor}`);
     const adapter = upstream.adapter;
     const passThrough =
       adapter.passThrough?.protocol === inbound.protocol ? adapter.passThrough : undefined;
     const upstreamRequest: UpstreamRequest = passThrough
-      ? passThrough.toChatRequest(parsed.body, target.model, request.headers)
+      ? passThrough.toChatRequest(body, target.model, request.headers)
       : adapter.toChatRequest(translation().request, target.model);
-    const warnings = passThrough
+    const vendorWarnings = passThrough
       ? upstreamRequest.warnings
       : [...translation().warnings, ...upstreamRequest.warnings];
+    const warnings =
+      routed.warnings.length > 0 ? [...routed.warnings, ...vendorWarnings] : vendorWarnings;
 
-    const attemptStartedAt = call.ledger.attemptStarted();
     const sent = await sendAttempt(upstream, upstreamRequest, call);
     if ("failure" in sent) {
-      failures.push(sent.failure);
-      if (sent.failure.retryable) {
-        call.ledger.attemptFailed(target, sent.failure, attemptStartedAt);
-        if (call.clientGone.signal.aborted) break;
-        continue;
-      }
+      if (sent.failure.retryable) return { outcome: "failed", failure: sent.failure };
       // The vendor refused the request itself: the next candidate would too.
-      call.ledger.completed(failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400));
+      call.ledger.completed({
+        ...failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400),
+        warnings,
+      });
       reply.headers(routingHeaders(call, target, warnings));
       sendError(reply, inbound, toGatewayError(sent.failure, sent.failure.httpStatus ?? undefined));
-      return;
+      return { outcome: "refused" };
     }
     const response = sent.response;
-    const headers = routingHeaders(call, target, warnings);
-    const price = dependencies.prices.priceOf(target);
-    if (!price) throw new Error(`no price for ${target.vendor}/${target.model}`);
 
     if (parsed.stream) {
+      // Until its first event, a stream can still fail over: nothing is sent before it.
+      const started = await awaitFirstEvent(response, adapter.createStreamDecoder);
+      if ("failure" in started) return { outcome: "failed", failure: started.failure };
+      const upstreamStream = started.stream;
+      const headers = routingHeaders(call, target, warnings);
       reply.hijack();
+      const capture = new StreamCapture(heuristics);
       const options = {
         headers,
+        capture,
         elapsedMs: () => call.ledger.elapsedMs(),
         errorFrame: (error: GatewayError) =>
           inbound
@@ -154,20 +306,25 @@ export async function dispatchChat(
       let relayed: RelayedStream;
       if (passThrough?.isGatewayOnlyFrame) {
         const isGatewayOnlyFrame = passThrough.isGatewayOnlyFrame;
-        relayed = await relayOpenAIPassThrough(response, reply.raw, {
+        relayed = await relayOpenAIPassThrough(upstreamStream, reply.raw, {
           ...options,
           fromUsage: adapter.fromUsage,
           isGatewayOnlyFrame: (frame) => isGatewayOnlyFrame(frame, parsed.clientWantsUsage),
         });
       } else if (passThrough) {
-        relayed = await relayBytes(response, reply.raw, adapter.createStreamDecoder(), options);
+        relayed = await relayBytes(
+          upstreamStream,
+          reply.raw,
+          adapter.createStreamDecoder(),
+          options,
+        );
       } else {
         const writer = inbound.createStreamWriter({
           requestId: call.requestId,
           clientWantsUsage: parsed.clientWantsUsage,
         });
         relayed = await relayTranslated(
-          response,
+          upstreamStream,
           reply.raw,
           adapter.createStreamDecoder(),
           writer,
@@ -179,18 +336,32 @@ export async function dispatchChat(
         );
       }
       const settled = settleUsage(relayed.usage, relayed.outputText, translation);
-      call.ledger.completed({
-        target,
-        responseModel: relayed.responseModel,
-        status: relayed.failure ? "error" : "success",
-        httpStatus: relayed.failure?.errorClass === "client_closed" ? 499 : 200,
-        errorClass: relayed.failure?.errorClass ?? null,
-        usage: settled.usage,
-        usageSource: settled.source,
-        costUsd: dependencies.prices.cost(price, settled.usage),
-        ttftMs: relayed.ttftMs,
-      });
-      return;
+      const complete = () =>
+        call.ledger.completed({
+          target,
+          responseModel: relayed.responseModel,
+          status: relayed.failure ? "error" : "success",
+          httpStatus: relayed.failure?.errorClass === "client_closed" ? 499 : 200,
+          errorClass: relayed.failure?.errorClass ?? null,
+          usage: settled.usage,
+          usageSource: settled.source,
+          ttftMs: relayed.ttftMs,
+          warnings,
+        });
+      // A stream broken after its start: attempt_failed first (attempt-loop.ts), then this.
+      if (relayed.failure && relayed.failure.errorClass !== "client_closed") {
+        return { outcome: "broken", failure: relayed.failure, complete };
+      }
+      complete();
+      if (!relayed.failure) {
+        call.ledger.heuristicScores(capture.scores());
+        return {
+          outcome: "answered",
+          ttftMs: relayed.ttftMs,
+          outputTokens: settled.usage.outputTokens,
+        };
+      }
+      return { outcome: "abandoned" };
     }
 
     // A whole answer: read and understood before anything reaches the client,
@@ -206,9 +377,7 @@ export async function dispatchChat(
       const failure = failureFromError(
         error instanceof SyntaxError ? new UpstreamAnswerError(error.message) : error,
       );
-      failures.push(failure);
-      call.ledger.attemptFailed(target, failure, attemptStartedAt);
-      continue;
+      return { outcome: "failed", failure };
     }
     const reported = translatedAnswer
       ? translatedAnswer.usage
@@ -216,9 +385,9 @@ export async function dispatchChat(
     const settled = reported
       ? { usage: reported, source: "reported" as const }
       : settleUsage(null, answerTextOf(translatedAnswer, answer, adapter), translation);
-    const costUsd = dependencies.prices.cost(price, settled.usage);
     const responseModel = translatedAnswer?.model ?? (answer as { model?: unknown } | null)?.model;
-    call.ledger.completed({
+    const headers = routingHeaders(call, target, warnings);
+    const { costUsd } = call.ledger.completed({
       target,
       responseModel: typeof responseModel === "string" ? responseModel : null,
       status: "success",
@@ -226,9 +395,14 @@ export async function dispatchChat(
       errorClass: null,
       usage: settled.usage,
       usageSource: settled.source,
-      costUsd,
       ttftMs: call.ledger.elapsedMs(),
+      warnings,
     });
+    call.ledger.heuristicScores(
+      scoreWholeAnswer(heuristics, inbound.protocol, translatedAnswer, answer, () =>
+        adapter.fromChatResponse(answer),
+      ),
+    );
     reply.headers({ ...headers, "x-switchboard-cost-usd": costUsd });
     reply.type("application/json");
     reply.send(
@@ -236,14 +410,117 @@ export async function dispatchChat(
         ? JSON.stringify(inbound.renderResponse(translatedAnswer, settled.usage, call.requestId))
         : text,
     );
-    return;
-  }
+    return {
+      outcome: "answered",
+      ttftMs: null,
+      outputTokens: settled.usage.outputTokens,
+    };
+  });
+  if (!exhausted) return;
 
-  const failure = finalFailure(failures, call.plan.candidates.length, parsed.model);
-  call.ledger.completed(failedOutcome(lastTarget, failure.cause, failure.error.status));
-  if (lastTarget) reply.headers(routingHeaders(call, lastTarget, []));
+  const failure = finalFailure(exhausted.failures, call.decision.attempts.length, parsed.model);
+  call.ledger.completed(failedOutcome(exhausted.lastTarget, failure.cause, failure.error.status));
+  if (exhausted.lastTarget) reply.headers(routingHeaders(call, exhausted.lastTarget, []));
   throw failure.error;
 }
+
+/** What routing reads of a chat body, and the body without the gateway's own fields. */
+function routingSignalsOf(
+  protocol: InboundChatApi["protocol"],
+  parsedBody: Record<string, unknown>,
+  request: FastifyRequest,
+): { signals: RoutingSignals; body: Record<string, unknown>; warnings: string[] } {
+  let body = parsedBody;
+  let extensions: RequestExtensions | null = null;
+  const metadata = body.metadata as Record<string, unknown> | null | undefined;
+  const metadataTask = metadata?.task;
+  if (protocol === "openai") {
+    // OpenRouter's extensions, read and taken out before any vendor sees the body.
+    extensions = takeExtensions(body);
+    if (extensions) body = extensions.body;
+  } else if (metadataTask !== undefined && metadata) {
+    // Anthropic refuses metadata keys it does not know.
+    const { task: _task, ...rest } = metadata;
+    body = { ...body, metadata: rest };
+  }
+  const tools = body.tools;
+  const responseFormat = body.response_format as { type?: unknown } | null | undefined;
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  return {
+    signals: {
+      metadataTask,
+      hasTools: Array.isArray(tools) && tools.length > 0,
+      responseFormat: typeof responseFormat?.type === "string" ? responseFormat.type : undefined,
+      models: extensions?.models ?? null,
+      provider: extensions?.provider ?? null,
+      inputTokens: estimatedInputTokens(request),
+      maxOutputTokens: typeof maxTokens === "number" ? maxTokens : null,
+    },
+    body,
+    warnings: extensions?.warnings ?? NO_WARNINGS,
+  };
+}
+
+const NO_WARNINGS: string[] = [];
+
+/**
+ * Routing left no candidate to try. Open circuits: 503, with retry-after the
+ * time until the first one lets a probe through. Otherwise the request's own
+ * constraints ruled every candidate out: 400, naming `provider` when the
+ * client sent preferences.
+ */
+export function noCandidateFailure(
+  call: CallContext,
+  model: string,
+): { error: GatewayError; cause: AttemptFailure } {
+  const reasons = call.decision.entries
+    .map((entry) => `${entry.candidate.vendor}/${entry.candidate.model}: ${entry.skippedReason}`)
+    .join("; ");
+  let reopensInMs = Number.POSITIVE_INFINITY;
+  for (const entry of call.decision.entries) {
+    if (entry.skippedReason === SKIP.circuitOpen) {
+      reopensInMs = Math.min(reopensInMs, entry.candidate.health.breaker.reopensInMs());
+    }
+  }
+  const message = `No candidate of model "${model}" can take this request (${reasons}).`;
+  if (reopensInMs !== Number.POSITIVE_INFINITY) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(reopensInMs / 1000));
+    return {
+      error: new GatewayError("upstream_overloaded", message, { retryAfterSeconds }),
+      cause: {
+        code: "upstream_overloaded",
+        errorClass: "server_error",
+        httpStatus: null,
+        retryable: true,
+        message,
+        retryAfterSeconds,
+      },
+    };
+  }
+  const param = call.decision.entries.some((entry) =>
+    PROVIDER_REASONS.has(entry.skippedReason ?? ""),
+  )
+    ? "provider"
+    : "model";
+  return {
+    error: new GatewayError("invalid_request", message, { param }),
+    cause: {
+      code: "invalid_request",
+      errorClass: "client_error",
+      httpStatus: 400,
+      retryable: false,
+      message,
+    },
+  };
+}
+
+const PROVIDER_REASONS = new Set<string>([
+  SKIP.providerIgnored,
+  SKIP.notInProviderOnly,
+  SKIP.notInProviderOrder,
+  SKIP.fallbacksDisallowed,
+  SKIP.overMaxPrice,
+]);
 
 /** One upstream call, up to its status and headers; a failure carries its stable code. */
 export async function sendAttempt(
@@ -344,19 +621,6 @@ function answerTextOf(
   }
 }
 
-export function taskFrom(header: string | string[] | undefined): string {
-  if (header === undefined) return DEFAULT_TASK;
-  const task = Array.isArray(header) ? header[0] : header;
-  if (!task || !TASK_PATTERN.test(task)) {
-    throw new GatewayError(
-      "invalid_request",
-      "x-switchboard-task must be 1-64 lowercase letters, digits, '.', '_' or '-'.",
-      { param: "x-switchboard-task" },
-    );
-  }
-  return task;
-}
-
 export function failedOutcome(
   target: RouteTarget | null,
   failure: AttemptFailure,
@@ -370,7 +634,6 @@ export function failedOutcome(
     errorClass: failure.errorClass,
     usage: NO_USAGE,
     usageSource: "reported",
-    costUsd: "0",
     ttftMs: null,
   };
 }

@@ -2,23 +2,20 @@
 // an embeddings API; the others are skipped, and the routing event says why.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { countTokens } from "gpt-tokenizer";
+import { runAttempts } from "./attempt-loop.ts";
 import {
   beginCall,
   type DispatchDependencies,
+  estimatedInputTokens,
   failedOutcome,
   finalFailure,
+  noCandidateFailure,
   routingHeaders,
   sendAttempt,
   sendError,
 } from "./chat-dispatch.ts";
-import type { RouteTarget } from "./config.ts";
 import { GatewayError } from "./errors.ts";
-import {
-  type AttemptFailure,
-  failureFromError,
-  toGatewayError,
-  UpstreamAnswerError,
-} from "./failures.ts";
+import { failureFromError, toGatewayError, UpstreamAnswerError } from "./failures.ts";
 import { bearerKeyOf } from "./inbound/inbound-api.ts";
 import {
   fromOpenAIEmbeddingsUsage,
@@ -36,51 +33,60 @@ export async function embeddings(
 ): Promise<void> {
   const apiKey = bearerKeyOf(request.headers.authorization);
   const body = parseEmbeddingsRequest(request.body);
+  const upstreams = dependencies.upstreams;
   const call = beginCall(request, reply, dependencies, {
     apiKey,
     model: body.model,
     streamed: false,
+    prompt: { api: "embeddings", body: body as Record<string, unknown> },
+    routing: {
+      metadataTask: undefined,
+      hasTools: false,
+      responseFormat: undefined,
+      models: null,
+      provider: null,
+      inputTokens: estimatedInputTokens(request),
+      maxOutputTokens: null,
+      refuse: (candidate) => {
+        const adapter = upstreams.get(candidate.vendor)?.adapter;
+        return adapter?.embeddings ? null : `protocol ${adapter?.protocol} has no embeddings API`;
+      },
+    },
   });
-  const skipped = new Map<RouteTarget, string>();
-  for (const target of call.plan.candidates) {
-    const protocol = dependencies.upstreams.get(target.vendor)?.adapter;
-    if (!protocol?.embeddings)
-      skipped.set(target, `protocol ${protocol?.protocol} has no embeddings API`);
-  }
-  if (skipped.size === call.plan.candidates.length) {
+  const entries = call.decision.entries;
+  if (entries.every((entry) => !upstreams.get(entry.candidate.vendor)?.adapter.embeddings)) {
     throw new GatewayError(
       "unsupported_by_vendor",
-      `No candidate of model "${body.model}" offers embeddings (${[...skipped.values()].join("; ")}).`,
+      `No candidate of model "${body.model}" offers embeddings (${entries.map((entry) => entry.skippedReason).join("; ")}).`,
       { param: "model" },
     );
   }
-  call.ledger.routeDecided(call.plan, skipped);
+  call.ledger.routeDecided(call.decision, call.taskSource);
+  if (call.decision.attempts.length === 0) {
+    const failure = noCandidateFailure(call, body.model);
+    call.ledger.completed(failedOutcome(null, failure.cause, failure.error.status));
+    throw failure.error;
+  }
 
-  const failures: AttemptFailure[] = [];
-  let lastTarget: RouteTarget | null = null;
-  for (const target of call.plan.candidates) {
-    const upstream = dependencies.upstreams.get(target.vendor);
+  const exhausted = await runAttempts(call, dependencies.router, async (target) => {
+    const upstream = upstreams.get(target.vendor);
     const capability = upstream?.adapter.embeddings;
-    if (!upstream || !capability) continue;
-    lastTarget = target;
+    if (!upstream || !capability) throw new Error(`no embeddings upstream for ${target.vendor}`);
     const upstreamRequest = capability.toRequest(body, target.model);
-    const attemptStartedAt = call.ledger.attemptStarted();
     const sent = await sendAttempt(upstream, upstreamRequest, call);
     if ("failure" in sent) {
-      failures.push(sent.failure);
-      if (sent.failure.retryable) {
-        call.ledger.attemptFailed(target, sent.failure, attemptStartedAt);
-        if (call.clientGone.signal.aborted) break;
-        continue;
-      }
-      call.ledger.completed(failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400));
+      if (sent.failure.retryable) return { outcome: "failed", failure: sent.failure };
+      call.ledger.completed({
+        ...failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400),
+        warnings: upstreamRequest.warnings,
+      });
       reply.headers(routingHeaders(call, target, upstreamRequest.warnings));
       sendError(
         reply,
         openAIErrors,
         toGatewayError(sent.failure, sent.failure.httpStatus ?? undefined),
       );
-      return;
+      return { outcome: "refused" };
     }
     let text: string;
     let answer: unknown;
@@ -91,17 +97,12 @@ export async function embeddings(
       const failure = failureFromError(
         error instanceof SyntaxError ? new UpstreamAnswerError(error.message) : error,
       );
-      failures.push(failure);
-      call.ledger.attemptFailed(target, failure, attemptStartedAt);
-      continue;
+      return { outcome: "failed", failure };
     }
     const reported = fromOpenAIEmbeddingsUsage((answer as { usage?: unknown } | null)?.usage);
     const usage = reported ?? estimateEmbeddingsUsage(body);
-    const price = dependencies.prices.priceOf(target);
-    if (!price) throw new Error(`no price for ${target.vendor}/${target.model}`);
-    const costUsd = dependencies.prices.cost(price, usage);
     const responseModel = (answer as { model?: unknown } | null)?.model;
-    call.ledger.completed({
+    const { costUsd } = call.ledger.completed({
       target,
       responseModel: typeof responseModel === "string" ? responseModel : null,
       status: "success",
@@ -109,19 +110,20 @@ export async function embeddings(
       errorClass: null,
       usage,
       usageSource: reported ? "reported" : "estimated",
-      costUsd,
       ttftMs: call.ledger.elapsedMs(),
+      warnings: upstreamRequest.warnings,
     });
     reply.headers({
       ...routingHeaders(call, target, upstreamRequest.warnings),
       "x-switchboard-cost-usd": costUsd,
     });
     reply.type("application/json").send(text);
-    return;
-  }
-  const failure = finalFailure(failures, call.plan.candidates.length - skipped.size, body.model);
-  call.ledger.completed(failedOutcome(lastTarget, failure.cause, failure.error.status));
-  if (lastTarget) reply.headers(routingHeaders(call, lastTarget, []));
+    return { outcome: "answered", ttftMs: null, outputTokens: 0 };
+  });
+  if (!exhausted) return;
+  const failure = finalFailure(exhausted.failures, call.decision.attempts.length, body.model);
+  call.ledger.completed(failedOutcome(exhausted.lastTarget, failure.cause, failure.error.status));
+  if (exhausted.lastTarget) reply.headers(routingHeaders(call, exhausted.lastTarget, []));
   throw failure.error;
 }
 

@@ -28,6 +28,24 @@ export const GATEWAY_ERRORS = {
     anthropic: "not_found_error",
     retryable: false,
   },
+  request_not_found: {
+    status: 404,
+    openai: "invalid_request_error",
+    anthropic: "not_found_error",
+    retryable: false,
+  },
+  model_not_priced: {
+    status: 400,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
+  budget_exceeded: {
+    status: 429,
+    openai: "insufficient_quota",
+    anthropic: "rate_limit_error",
+    retryable: false,
+  },
   request_too_large: {
     status: 413,
     openai: "invalid_request_error",
@@ -119,7 +137,7 @@ export class GatewayError extends Error {
   readonly code: GatewayErrorCode;
   readonly status: number;
   readonly param: string | null;
-  /** Seconds a client should wait before retrying, passed on from the vendor. */
+  /** Seconds a client should wait before retrying: from the vendor, or until a budget resets. */
   readonly retryAfterSeconds: number | null;
 
   constructor(

@@ -56,6 +56,34 @@ describe("price importers", () => {
     });
   });
 
+  it("imports LiteLLM's reasoning prices and per-request fees, and one card per model", () => {
+    const dashscope = fromLiteLLMCatalog(litellm, "dashscope", "dashscope");
+    expect(dashscope.prices.find((price) => price.model === "qwen-turbo")).toEqual({
+      vendor: "dashscope",
+      model: "qwen-turbo",
+      input: "0.05",
+      output: "0.2",
+      reasoning: "0.5",
+    });
+    const perplexity = fromLiteLLMCatalog(litellm, "perplexity", "perplexity");
+    expect(perplexity.prices.find((price) => price.model === "sonar-medium-online")).toEqual({
+      vendor: "perplexity",
+      model: "sonar-medium-online",
+      input: "0",
+      output: "1.8",
+      per_request: "0.005",
+    });
+    // "gemini/gemini-flash-latest" and "gemini-flash-latest" differ in their cache-read price.
+    const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");
+    const flashLatest = gemini.prices.filter((price) => price.model === "gemini-flash-latest");
+    expect(flashLatest).toEqual([
+      expect.objectContaining({ cached_input: "0.075", input: "0.3", output: "2.5" }),
+    ]);
+    expect(gemini.warnings).toContain(
+      "gemini-flash-latest: same model as gemini/gemini-flash-latest; skipped in its favour",
+    );
+  });
+
   it("imports OpenRouter's real models list, the same prices as LiteLLM where both list them", () => {
     const imported = fromOpenRouterModels(openRouter, "openrouter");
     expect(imported.prices.length).toBeGreaterThan(300);

@@ -1,8 +1,9 @@
 // Importers from the two public price catalogs teams already track: LiteLLM's
 // model_prices_and_context_window.json (USD per token as JSON floats) and
 // OpenRouter's /api/v1/models (USD per token as decimal strings). Both become
-// entries of our catalog: USD per million tokens as decimal strings.
-import { formatDecimal, parseDecimal } from "../events/money.ts";
+// entries of our catalog: USD per million tokens as decimal strings, and a
+// per-request fee in USD where the source has one.
+import { formatDecimal, normalizeDecimal, parseDecimal } from "../events/money.ts";
 
 export interface ImportedPrice {
   vendor: string;
@@ -11,6 +12,9 @@ export interface ImportedPrice {
   cached_input?: string;
   cache_write?: string;
   output: string;
+  reasoning?: string;
+  /** USD per request, not per million. */
+  per_request?: string;
 }
 
 export interface ImportResult {
@@ -69,6 +73,8 @@ interface LiteLLMEntry {
   output_cost_per_token?: unknown;
   cache_read_input_token_cost?: unknown;
   cache_creation_input_token_cost?: unknown;
+  output_cost_per_reasoning_token?: unknown;
+  input_cost_per_request?: unknown;
 }
 
 /**
@@ -82,6 +88,7 @@ export function fromLiteLLMCatalog(
   vendor: string,
 ): ImportResult {
   const result: ImportResult = { prices: [], warnings: [] };
+  const keysByModel = new Map<string, string>();
   for (const [key, raw] of Object.entries(catalog as Record<string, LiteLLMEntry>)) {
     if (typeof raw !== "object" || raw === null || raw.litellm_provider !== provider) continue;
     if (raw.mode !== "chat") continue;
@@ -115,6 +122,29 @@ export function fromLiteLLMCatalog(
         result.warnings,
       );
     }
+    if (typeof raw.output_cost_per_reasoning_token === "number") {
+      price.reasoning = convert(
+        decimalFromFloat(raw.output_cost_per_reasoning_token),
+        "reasoning",
+        key,
+        result.warnings,
+      );
+    }
+    if (typeof raw.input_cost_per_request === "number" && raw.input_cost_per_request > 0) {
+      price.per_request = decimalFromFloat(raw.input_cost_per_request);
+    }
+    // "gemini/x" and "x" can both be the provider's model x, at different prices:
+    // one card per model, the key naming the provider wins, and the other is reported.
+    const earlier = keysByModel.get(model);
+    if (earlier !== undefined) {
+      const keepNew = key.startsWith(`${provider}/`) && !earlier.startsWith(`${provider}/`);
+      result.warnings.push(
+        `${keepNew ? earlier : key}: same model as ${keepNew ? key : earlier}; skipped in its favour`,
+      );
+      if (!keepNew) continue;
+      result.prices = result.prices.filter((each) => each.model !== model);
+    }
+    keysByModel.set(model, key);
     result.prices.push(price);
   }
   return result;
@@ -127,6 +157,8 @@ interface OpenRouterModel {
     completion?: unknown;
     input_cache_read?: unknown;
     input_cache_write?: unknown;
+    internal_reasoning?: unknown;
+    request?: unknown;
   };
 }
 
@@ -135,13 +167,16 @@ interface OpenRouterModel {
  * prices of our vendor `vendor` (OpenRouter itself, reached over its
  * OpenAI-compatible API); the model is OpenRouter's id ("openai/gpt-4o").
  * Variable-priced routers (a price of "-1") are skipped with a warning.
+ * `internal_reasoning` and `request` of "0" mean none billed apart: reasoning
+ * is then billed as output, and no per-request fee.
  */
 export function fromOpenRouterModels(models: unknown, vendor: string): ImportResult {
   const result: ImportResult = { prices: [], warnings: [] };
   const list = Array.isArray(models) ? models : ((models as { data?: unknown[] })?.data ?? []);
   for (const raw of list as OpenRouterModel[]) {
     const id = String(raw.id);
-    const { prompt, completion, input_cache_read, input_cache_write } = raw.pricing ?? {};
+    const { prompt, completion, input_cache_read, input_cache_write, internal_reasoning, request } =
+      raw.pricing ?? {};
     if (
       typeof prompt !== "string" ||
       typeof completion !== "string" ||
@@ -163,7 +198,14 @@ export function fromOpenRouterModels(models: unknown, vendor: string): ImportRes
       price.cached_input = convert(input_cache_read, "cached_input", id, result.warnings);
     if (typeof input_cache_write === "string")
       price.cache_write = convert(input_cache_write, "cache_write", id, result.warnings);
+    if (isPositiveDecimal(internal_reasoning))
+      price.reasoning = convert(internal_reasoning, "reasoning", id, result.warnings);
+    if (isPositiveDecimal(request)) price.per_request = normalizeDecimal(request);
     result.prices.push(price);
   }
   return result;
+}
+
+function isPositiveDecimal(value: unknown): value is string {
+  return typeof value === "string" && /^\d+(\.\d+)?$/.test(value) && /[1-9]/.test(value);
 }

@@ -80,6 +80,7 @@ describe("PriceCatalog", () => {
     expect(perTokenPricing(price)).toEqual({
       prompt: "0.000000000000000001",
       completion: "0.0000001",
+      request: "0",
       input_cache_read: "0.000000000000000001",
       input_cache_write: "0.000000000000000001",
       internal_reasoning: "0.0000001",

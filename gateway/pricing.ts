@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   DECIMAL_STRING_PATTERN,
   formatDecimal,
+  MONEY_SCALE,
   parseDecimal,
   perUnitPrice,
 } from "../events/money.ts";
@@ -13,32 +14,75 @@ import type { NormalizedUsage } from "./neutral.ts";
 // Prices are quoted in USD per million tokens, as vendors publish them, and
 // held as integers scaled by 10^12. tokens × that integer is then the cost
 // scaled by 10^18 (the money scale of events/money.ts), with no rounding.
+// The per-request fee is quoted in USD per request and held at scale 18.
 const PRICE_SCALE = 12;
 const TOKENS_PER_QUOTE = 1_000_000;
 
-const decimalPrice = z
+const decimalWithPlaces = (places: number, example: string) =>
+  z
+    .string()
+    .regex(DECIMAL_STRING_PATTERN, `a decimal string such as "${example}"`)
+    .refine((text) => (text.split(".")[1] ?? "").replace(/0+$/, "").length <= places, {
+      message: `at most ${places} decimal places`,
+    });
+
+export const decimalPrice = decimalWithPlaces(PRICE_SCALE, "0.15");
+const decimalFee = decimalWithPlaces(MONEY_SCALE, "0.005");
+
+/**
+ * A UTC instant: `2026-01-01` (midnight UTC) or an ISO date-time with `Z` or
+ * an offset. Held as epoch milliseconds.
+ */
+export const instant = z
   .string()
-  .regex(DECIMAL_STRING_PATTERN, 'a decimal string such as "0.15"')
-  .refine((text) => (text.split(".")[1] ?? "").replace(/0+$/, "").length <= PRICE_SCALE, {
-    message: `at most ${PRICE_SCALE} decimal places`,
-  });
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/,
+    "a date (2026-01-01, midnight UTC) or an ISO date-time with Z or an offset",
+  )
+  .refine((text) => Number.isFinite(Date.parse(text)), { message: "not a real date" });
+
+export function instantMs(text: string): number {
+  // Date.parse reads a bare date as midnight UTC, and a date-time with its offset.
+  return Date.parse(text);
+}
+
+/** The token prices of a card (and of a contract's own prices per model). */
+export const cardPrices = {
+  input: decimalPrice,
+  cached_input: decimalPrice.optional().describe("cache reads; defaults to the input price"),
+  cache_write: decimalPrice.optional().describe("cache writes; defaults to the input price"),
+  output: decimalPrice,
+  reasoning: decimalPrice.optional().describe("reasoning tokens; defaults to the output price"),
+  per_request: decimalFee
+    .optional()
+    .describe("USD per request that used any token (a search fee, say); defaults to 0"),
+};
 
 export const priceCatalogFile = z.object({
-  version: z.string().min(1).describe("stamped on every cost computed with this catalog"),
+  version: z
+    .string()
+    .min(1)
+    .describe("the catalog's version; a card's version defaults to it (see `version` below)"),
   currency: z.literal("USD"),
   unit: z.literal("per_million_tokens"),
   prices: z.array(
     z.object({
       vendor: z.string().min(1),
       model: z.string().min(1),
-      input: decimalPrice,
-      cached_input: decimalPrice.optional().describe("cache reads; defaults to the input price"),
-      cache_write: decimalPrice.optional().describe("cache writes; defaults to the input price"),
-      output: decimalPrice,
-      reasoning: decimalPrice.optional().describe("reasoning tokens; defaults to the output price"),
+      version: z
+        .string()
+        .min(1)
+        .max(256)
+        .optional()
+        .describe("stamped on each cost computed with this card; see cardVersion()"),
+      effective_from: instant.optional().describe("inclusive; unset = since always"),
+      effective_to: instant.optional().describe("exclusive; unset = until replaced"),
+      ...cardPrices,
     }),
   ),
 });
+
+export type PriceCatalogFile = z.infer<typeof priceCatalogFile>;
 
 /** Usage as pricing reads it: the neutral meaning (neutral.ts); the optional parts default to 0. */
 export type TokenUsage = Pick<
@@ -47,7 +91,7 @@ export type TokenUsage = Pick<
 > &
   Partial<Pick<NormalizedUsage, "cacheWriteInputTokens" | "reasoningTokens">>;
 
-interface Prices<T> {
+export interface Prices<T> {
   input: T;
   cachedInput: T;
   cacheWrite: T;
@@ -55,40 +99,134 @@ interface Prices<T> {
   reasoning: T;
 }
 
-export interface ModelPrice {
+/** The prices of one card or one contracted model, quoted and scaled. */
+export interface Rates {
+  /** Per-million prices as written. */
+  quoted: Prices<string>;
+  /** Per-million prices × 10^12. */
+  scaled: Prices<bigint>;
+  /** USD per request as written, and × 10^18. */
+  perRequest: { quoted: string; scaled: bigint };
+}
+
+/** One effective-dated price card of one vendor's model. */
+export interface ModelPrice extends Rates {
   vendor: string;
   model: string;
-  /** Per-million prices as written in the catalog. */
-  quoted: Prices<string>;
-  scaled: Prices<bigint>;
+  /** Stamped on every cost computed with the card (`price_card_version`). */
+  version: string;
+  /** Epoch ms, inclusive; null = since always. */
+  effectiveFrom: number | null;
+  /** Epoch ms, exclusive; null = until replaced. */
+  effectiveTo: number | null;
+}
+
+type PriceEntry = z.input<z.ZodObject<typeof cardPrices>>;
+
+export function ratesOf(entry: PriceEntry): Rates {
+  const quoted: Prices<string> = {
+    input: entry.input,
+    cachedInput: entry.cached_input ?? entry.input,
+    cacheWrite: entry.cache_write ?? entry.input,
+    output: entry.output,
+    reasoning: entry.reasoning ?? entry.output,
+  };
+  const perRequest = entry.per_request ?? "0";
+  return {
+    quoted,
+    scaled: {
+      input: parseDecimal(quoted.input, PRICE_SCALE),
+      cachedInput: parseDecimal(quoted.cachedInput, PRICE_SCALE),
+      cacheWrite: parseDecimal(quoted.cacheWrite, PRICE_SCALE),
+      output: parseDecimal(quoted.output, PRICE_SCALE),
+      reasoning: parseDecimal(quoted.reasoning, PRICE_SCALE),
+    },
+    perRequest: { quoted: perRequest, scaled: parseDecimal(perRequest, MONEY_SCALE) },
+  };
+}
+
+/**
+ * A card's version: its own `version` when given; else the catalog's
+ * version, followed by `@` and the card's `effective_from` when it has one
+ * ("prices-2026-07@2026-08-01"), so two cards of a model never share one.
+ */
+export function cardVersion(
+  catalogVersion: string,
+  entry: { version?: string; effective_from?: string },
+): string {
+  if (entry.version) return entry.version;
+  return entry.effective_from ? `${catalogVersion}@${entry.effective_from}` : catalogVersion;
+}
+
+/**
+ * Exact cost in USD × 10^18. Input tokens include cache reads and cache
+ * writes, each billed at its own rate, the rest at the input rate; output
+ * tokens include reasoning tokens, billed at the reasoning rate, the rest at
+ * the output rate. The per-request fee is added once when any token was used
+ * (an attempt the vendor never answered uses none and costs nothing).
+ */
+export function scaledCost(rates: Rates, usage: TokenUsage): bigint {
+  const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+  const reasoning = usage.reasoningTokens ?? 0;
+  const uncachedInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - cacheWrite);
+  const visibleOutput = Math.max(0, usage.outputTokens - reasoning);
+  const tokenCost =
+    BigInt(uncachedInput) * rates.scaled.input +
+    BigInt(usage.cachedInputTokens) * rates.scaled.cachedInput +
+    BigInt(cacheWrite) * rates.scaled.cacheWrite +
+    BigInt(visibleOutput) * rates.scaled.output +
+    BigInt(reasoning) * rates.scaled.reasoning;
+  const usedAny = usage.inputTokens > 0 || usage.outputTokens > 0;
+  return tokenCost + (usedAny ? rates.perRequest.scaled : 0n);
 }
 
 export class PriceCatalog {
   readonly version: string;
-  private readonly prices = new Map<string, ModelPrice>();
+  /** Cards per vendor/model, sorted by effective_from, never overlapping. */
+  private readonly cards = new Map<string, ModelPrice[]>();
 
-  constructor(file: z.infer<typeof priceCatalogFile>) {
+  constructor(file: z.input<typeof priceCatalogFile>) {
     this.version = file.version;
     for (const entry of file.prices) {
-      const quoted: Prices<string> = {
-        input: entry.input,
-        cachedInput: entry.cached_input ?? entry.input,
-        cacheWrite: entry.cache_write ?? entry.input,
-        output: entry.output,
-        reasoning: entry.reasoning ?? entry.output,
-      };
-      this.prices.set(priceKey(entry.vendor, entry.model), {
+      const card: ModelPrice = {
         vendor: entry.vendor,
         model: entry.model,
-        quoted,
-        scaled: {
-          input: parseDecimal(quoted.input, PRICE_SCALE),
-          cachedInput: parseDecimal(quoted.cachedInput, PRICE_SCALE),
-          cacheWrite: parseDecimal(quoted.cacheWrite, PRICE_SCALE),
-          output: parseDecimal(quoted.output, PRICE_SCALE),
-          reasoning: parseDecimal(quoted.reasoning, PRICE_SCALE),
-        },
-      });
+        version: cardVersion(file.version, entry),
+        effectiveFrom: entry.effective_from ? instantMs(entry.effective_from) : null,
+        effectiveTo: entry.effective_to ? instantMs(entry.effective_to) : null,
+        ...ratesOf(entry),
+      };
+      if (
+        card.effectiveFrom !== null &&
+        card.effectiveTo !== null &&
+        card.effectiveTo <= card.effectiveFrom
+      ) {
+        throw new Error(
+          `price card ${card.vendor}/${card.model} ${card.version}: effective_to is not after effective_from`,
+        );
+      }
+      const key = priceKey(entry.vendor, entry.model);
+      const list = this.cards.get(key) ?? [];
+      list.push(card);
+      this.cards.set(key, list);
+    }
+    for (const list of this.cards.values()) {
+      list.sort((a, b) => (a.effectiveFrom ?? -Infinity) - (b.effectiveFrom ?? -Infinity));
+      for (let index = 1; index < list.length; index += 1) {
+        const earlier = list[index - 1] as ModelPrice;
+        const later = list[index] as ModelPrice;
+        if (earlier.effectiveTo === null || later.effectiveFrom === null) {
+          throw new Error(
+            `price cards ${earlier.version} and ${later.version} of ${later.vendor}/${later.model} overlap: ` +
+              "give the earlier an effective_to, or the later an effective_from",
+          );
+        }
+        if (earlier.effectiveTo > later.effectiveFrom) {
+          throw new Error(
+            `price cards ${earlier.version} and ${later.version} of ${later.vendor}/${later.model} overlap`,
+          );
+        }
+      }
     }
   }
 
@@ -98,38 +236,41 @@ export class PriceCatalog {
       const issue = parsed.error.issues[0];
       throw new Error(`price catalog ${path}: ${issue?.path.join(".")}: ${issue?.message}`);
     }
-    return new PriceCatalog(parsed.data);
+    try {
+      return new PriceCatalog(parsed.data);
+    } catch (error) {
+      throw new Error(`price catalog ${path}: ${(error as Error).message}`);
+    }
   }
 
-  priceOf(target: RouteTarget): ModelPrice | undefined {
-    return this.prices.get(priceKey(target.vendor, target.model));
+  /** The card in force at `at` (epoch ms, default now), if any. A Map lookup and a short scan. */
+  priceOf(target: RouteTarget, at: number = Date.now()): ModelPrice | undefined {
+    const list = this.cards.get(priceKey(target.vendor, target.model));
+    if (!list) return undefined;
+    for (let index = list.length - 1; index >= 0; index -= 1) {
+      const card = list[index] as ModelPrice;
+      if (card.effectiveFrom !== null && card.effectiveFrom > at) continue;
+      return card.effectiveTo === null || at < card.effectiveTo ? card : undefined;
+    }
+    return undefined;
   }
 
-  /**
-   * Exact cost in USD. Input tokens include cache reads and cache writes,
-   * each billed at its own rate, the rest at the input rate; output tokens
-   * include reasoning tokens, billed at the reasoning rate, the rest at the
-   * output rate.
-   */
+  /** Whether any card, at any date, prices this vendor's model. */
+  hasAnyCard(target: RouteTarget): boolean {
+    return this.cards.has(priceKey(target.vendor, target.model));
+  }
+
+  /** The list cost of `usage` on `price`, as an exact decimal string. */
   cost(price: ModelPrice, usage: TokenUsage): string {
-    const cacheWrite = usage.cacheWriteInputTokens ?? 0;
-    const reasoning = usage.reasoningTokens ?? 0;
-    const uncachedInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - cacheWrite);
-    const visibleOutput = Math.max(0, usage.outputTokens - reasoning);
-    const scaledCost =
-      BigInt(uncachedInput) * price.scaled.input +
-      BigInt(usage.cachedInputTokens) * price.scaled.cachedInput +
-      BigInt(cacheWrite) * price.scaled.cacheWrite +
-      BigInt(visibleOutput) * price.scaled.output +
-      BigInt(reasoning) * price.scaled.reasoning;
-    return formatDecimal(scaledCost);
+    return formatDecimal(scaledCost(price, usage));
   }
 }
 
-/** OpenRouter's pricing shape: USD per single token, as decimal strings. */
-export function perTokenPricing(price: ModelPrice): {
+/** OpenRouter's pricing shape: USD per single token (and per request), as decimal strings. */
+export function perTokenPricing(price: Rates): {
   prompt: string;
   completion: string;
+  request: string;
   input_cache_read: string;
   input_cache_write: string;
   internal_reasoning: string;
@@ -137,6 +278,7 @@ export function perTokenPricing(price: ModelPrice): {
   return {
     prompt: perUnitPrice(price.quoted.input, TOKENS_PER_QUOTE),
     completion: perUnitPrice(price.quoted.output, TOKENS_PER_QUOTE),
+    request: perUnitPrice(price.perRequest.quoted, 1),
     input_cache_read: perUnitPrice(price.quoted.cachedInput, TOKENS_PER_QUOTE),
     input_cache_write: perUnitPrice(price.quoted.cacheWrite, TOKENS_PER_QUOTE),
     internal_reasoning: perUnitPrice(price.quoted.reasoning, TOKENS_PER_QUOTE),

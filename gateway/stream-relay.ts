@@ -8,7 +8,7 @@
 //     written in the client's protocol.
 import type { ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
-import type { Dispatcher } from "undici";
+import type { StreamCapture } from "./answer-heuristics.ts";
 import { GatewayError } from "./errors.ts";
 import { type AttemptFailure, failureFromError } from "./failures.ts";
 import type { InboundStreamWriter } from "./inbound/inbound-api.ts";
@@ -25,11 +25,18 @@ export interface RelayedStream {
   outputText: string;
 }
 
+/** The upstream answer's body; stream-start.ts hands on what it read ahead. */
+export interface UpstreamStream {
+  body: AsyncIterable<unknown>;
+}
+
 export interface RelayOptions {
   headers: Record<string, string>;
   elapsedMs(): number;
   /** How the client's protocol says "the stream failed" once it has begun. */
   errorFrame(error: GatewayError): string;
+  /** Gathers what the answer heuristics read (answer-heuristics.ts), bounded; none: nothing kept. */
+  capture?: StreamCapture;
 }
 
 const SSE_HEADERS = {
@@ -40,7 +47,7 @@ const SSE_HEADERS = {
 
 /** OpenAI's chunks relayed frame by frame, each parsed once for what the ledger needs. */
 export function relayOpenAIPassThrough(
-  upstream: Dispatcher.ResponseData,
+  upstream: UpstreamStream,
   client: ServerResponse,
   options: RelayOptions & {
     fromUsage(usage: unknown): NormalizedUsage | null;
@@ -65,6 +72,7 @@ export function relayOpenAIPassThrough(
         return;
       }
       if (isRecord(chunk)) {
+        options.capture?.openAIChunk(chunk);
         if (isRecord(chunk.error)) {
           relayed.failure = streamFailure(String(chunk.error.message ?? "stream error"), null);
         }
@@ -92,7 +100,7 @@ export function relayOpenAIPassThrough(
 
 /** The upstream bytes relayed untouched, decoded beside for usage and timing. */
 export function relayBytes(
-  upstream: Dispatcher.ResponseData,
+  upstream: UpstreamStream,
   client: ServerResponse,
   decoder: StreamDecoder,
   options: RelayOptions,
@@ -116,7 +124,7 @@ export function relayBytes(
 
 /** The vendor's stream decoded and written again in the client's protocol. */
 export async function relayTranslated(
-  upstream: Dispatcher.ResponseData,
+  upstream: UpstreamStream,
   client: ServerResponse,
   decoder: StreamDecoder,
   writer: InboundStreamWriter,
@@ -162,6 +170,7 @@ function observe(
   options: RelayOptions,
 ): void {
   for (const event of events) {
+    options.capture?.neutral(event);
     switch (event.type) {
       case "start":
         if (event.model) relayed.responseModel = event.model;
@@ -227,7 +236,7 @@ function generatedTextOf(chunk: Record<string, unknown>): string | null {
  * with the protocol's error frame; a client that leaves ends it quietly.
  */
 async function pump(
-  upstream: Dispatcher.ResponseData,
+  upstream: UpstreamStream,
   client: ServerResponse,
   relayed: RelayedStream,
   options: RelayOptions,

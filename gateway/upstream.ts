@@ -20,6 +20,8 @@ export class Upstream {
     this.pool = new Pool(url.origin, {
       connections: vendor.max_connections,
       keepAliveTimeout: 30_000,
+      // Per attempt: connecting, then the first byte (headers), then the whole answer (below).
+      connect: { timeout: vendor.connect_timeout_ms ?? 10_000 },
       headersTimeout: vendor.first_byte_timeout_ms,
       bodyTimeout: vendor.total_timeout_ms,
     });

@@ -324,4 +324,15 @@ export const anthropicMessages: WireProtocol = {
   serverError() {
     return anthropicError(500, "api_error", "Internal server error", { "x-should-retry": "true" });
   },
+
+  overloaded() {
+    return anthropicError(529, "overloaded_error", "Overloaded", { "x-should-retry": "true" });
+  },
+
+  streamErrorFrame() {
+    return `event: error\ndata: ${JSON.stringify({
+      type: "error",
+      error: { type: "overloaded_error", message: "Overloaded" },
+    })}\n\n`;
+  },
 };

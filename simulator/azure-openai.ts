@@ -59,4 +59,6 @@ export const azureOpenAI: WireProtocol = {
   unknownEndpoint: openAIChat.unknownEndpoint,
   rateLimited: openAIChat.rateLimited,
   serverError: openAIChat.serverError,
+  overloaded: openAIChat.overloaded,
+  streamErrorFrame: openAIChat.streamErrorFrame,
 };

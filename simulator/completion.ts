@@ -67,7 +67,31 @@ export function simulateUsage(request: SimulatedRequest): SimulatedUsage {
   return simulateAnswer(request).usage;
 }
 
-export function simulateAnswer(request: SimulatedRequest): SimulatedAnswer {
+/**
+ * A scripted answer, for tests that need a given reply (a grader that must pass or fail, an
+ * answer that is not valid JSON, tool arguments that do not parse): the first script whose
+ * `whenLastMessageContains` is in the last message's text (and whose `model`, if set, is the
+ * request's) decides the answer, instead of the words drawn from the prompt's hash.
+ */
+export interface ScriptedReply {
+  whenLastMessageContains: string;
+  /** Only for this model id; every model when absent. */
+  model?: string;
+  /** The answer's text, exactly; one token per word with its trailing whitespace. */
+  reply?: string;
+  /**
+   * Or a function call with these arguments as given: they need not be valid JSON, except
+   * in Anthropic's whole answers, whose tool input is an object (the simulator answers 500).
+   */
+  toolCall?: { name: string; argumentsJson: string };
+}
+
+export function simulateAnswer(
+  request: SimulatedRequest,
+  scripts: readonly ScriptedReply[] = [],
+): SimulatedAnswer {
+  const script = scripts.length > 0 ? scriptFor(request, scripts) : undefined;
+  if (script) return scriptedAnswer(request, script);
   const tool = toolToCall(request);
   if (tool) return callTool(request, tool);
   const { promptTokens, completionTokens, finishReason, promptHash } = measure(request);
@@ -80,6 +104,43 @@ export function simulateAnswer(request: SimulatedRequest): SimulatedAnswer {
     tokens[index] = (index === 0 ? WORDS[choice] : SPACED_WORDS[choice]) as string;
   }
   return { tokens, finishReason, usage: { promptTokens, completionTokens } };
+}
+
+function scriptFor(
+  request: SimulatedRequest,
+  scripts: readonly ScriptedReply[],
+): ScriptedReply | undefined {
+  const last = request.messageTexts.at(-1) ?? "";
+  return scripts.find(
+    (script) =>
+      (script.model === undefined || script.model === request.model) &&
+      last.includes(script.whenLastMessageContains),
+  );
+}
+
+/** The script's text or call, cut at the request's token limit like any answer. */
+function scriptedAnswer(request: SimulatedRequest, script: ScriptedReply): SimulatedAnswer {
+  const { promptTokens, promptHash } = measure(request);
+  const call = script.toolCall;
+  const text = call ? call.argumentsJson : (script.reply ?? "");
+  const all = call ? fragmentsOf(text) : (text.match(/\s*\S+\s*/g) ?? []);
+  const limit = request.maxOutputTokens;
+  const capped = limit !== undefined && limit < all.length;
+  const tokens = capped ? all.slice(0, limit) : all;
+  return {
+    tokens,
+    finishReason: capped ? "length" : call ? "tool_calls" : "stop",
+    usage: { promptTokens, completionTokens: tokens.length },
+    ...(call ? { toolCall: { id: `call_${promptHash.toString(36)}`, name: call.name } } : {}),
+  };
+}
+
+function fragmentsOf(argumentsJson: string): string[] {
+  const tokens: string[] = [];
+  for (let start = 0; start < argumentsJson.length; start += CHARACTERS_PER_TOKEN) {
+    tokens.push(argumentsJson.slice(start, start + CHARACTERS_PER_TOKEN));
+  }
+  return tokens;
 }
 
 function measure(request: SimulatedRequest) {
@@ -118,11 +179,7 @@ function toolToCall(request: SimulatedRequest): SimulatedTool | undefined {
  */
 function callTool(request: SimulatedRequest, tool: SimulatedTool): SimulatedAnswer {
   const { promptTokens, promptHash } = measure(request);
-  const argumentsJson = JSON.stringify(argumentsFor(tool.parameters));
-  const tokens: string[] = [];
-  for (let start = 0; start < argumentsJson.length; start += CHARACTERS_PER_TOKEN) {
-    tokens.push(argumentsJson.slice(start, start + CHARACTERS_PER_TOKEN));
-  }
+  const tokens = fragmentsOf(JSON.stringify(argumentsFor(tool.parameters)));
   return {
     tokens,
     finishReason: "tool_calls",

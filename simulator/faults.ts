@@ -10,7 +10,22 @@ export interface FaultProfile {
   serverError?: number;
   /** Accept the request and never answer, until the client gives up or the simulator closes. */
   timeout?: number;
+  /** Answer 503 (Anthropic: 529) with the vendor's overloaded error. */
+  overloaded?: number;
+  /** A stream answers 200 and its first event is the vendor's error; a whole answer is a 500. */
+  streamError?: number;
+  /** The connection is cut after the first token (a whole answer: halfway through its body). */
+  streamCut?: number;
 }
+
+const FAULTS = [
+  "rateLimited",
+  "serverError",
+  "timeout",
+  "overloaded",
+  "streamError",
+  "streamCut",
+] as const;
 
 const probability = z.number().min(0).max(1);
 
@@ -19,14 +34,16 @@ export const faultProfileSchema: z.ZodType<FaultProfile> = z
     rateLimited: probability.optional(),
     serverError: probability.optional(),
     timeout: probability.optional(),
+    overloaded: probability.optional(),
+    streamError: probability.optional(),
+    streamCut: probability.optional(),
   })
   .refine(
-    (profile) =>
-      (profile.rateLimited ?? 0) + (profile.serverError ?? 0) + (profile.timeout ?? 0) <= 1,
+    (profile) => FAULTS.reduce((sum, fault) => sum + (profile[fault] ?? 0), 0) <= 1,
     "fault probabilities must add up to at most 1",
   );
 
-export type Fault = "rateLimited" | "serverError" | "timeout";
+export type Fault = (typeof FAULTS)[number];
 
 export class FaultTable {
   private defaultProfile: FaultProfile;
@@ -52,12 +69,10 @@ export class FaultTable {
   draw(modelId: string): Fault | undefined {
     const profile = this.profileByModel.get(modelId) ?? this.defaultProfile;
     let threshold = this.random();
-    threshold -= profile.rateLimited ?? 0;
-    if (threshold < 0) return "rateLimited";
-    threshold -= profile.serverError ?? 0;
-    if (threshold < 0) return "serverError";
-    threshold -= profile.timeout ?? 0;
-    if (threshold < 0) return "timeout";
+    for (const fault of FAULTS) {
+      threshold -= profile[fault] ?? 0;
+      if (threshold < 0) return fault;
+    }
     return undefined;
   }
 }

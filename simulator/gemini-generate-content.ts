@@ -315,4 +315,18 @@ export const geminiGenerateContent: WireProtocol = {
       "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
     );
   },
+
+  overloaded() {
+    return rpcError(503, "UNAVAILABLE", "The model is overloaded. Please try again later.");
+  },
+
+  streamErrorFrame() {
+    return `data: ${JSON.stringify({
+      error: {
+        code: 503,
+        message: "The model is overloaded. Please try again later.",
+        status: "UNAVAILABLE",
+      },
+    })}\r\n\r\n`;
+  },
 };

@@ -4,13 +4,14 @@
 // benchmarks. This file is the whole public surface; see server.ts for the behaviour and
 // wire-protocol.ts for how a protocol plugs in.
 import { z } from "zod";
-import { simulateUsage } from "./completion.ts";
+import { type ScriptedReply, simulateUsage } from "./completion.ts";
 import { type FaultProfile, faultProfileSchema } from "./faults.ts";
 import { INSTANT, type LatencyProfile, latencyProfileSchema } from "./latency.ts";
 import { type ChatCompletionRequest, fromChatCompletionRequest } from "./openai-chat.ts";
 import { type RunningSimulator, startServer } from "./server.ts";
 import type { SimulatedModel } from "./wire-protocol.ts";
 
+export type { ScriptedReply } from "./completion.ts";
 export type { FaultProfile } from "./faults.ts";
 export type { LatencyProfile } from "./latency.ts";
 export type { ChatCompletionRequest } from "./openai-chat.ts";
@@ -31,6 +32,11 @@ export interface SimulatorOptions {
   faultsByModel?: Record<string, FaultProfile>;
   /** Seeds the draws of faults and latencies, so a run repeats. */
   seed?: number;
+  /**
+   * Answers given instead of the drawn words when the last message contains a text
+   * (completion.ts, ScriptedReply); the first that applies wins. Default none.
+   */
+  scripts?: ScriptedReply[];
 }
 
 // Any fixed seed will do; fixed by default so an unseeded run repeats too.
@@ -51,6 +57,23 @@ const optionsSchema = z
     faults: faultProfileSchema.default({}),
     faultsByModel: z.record(z.string(), faultProfileSchema).default({}),
     seed: z.int().default(DEFAULT_SEED),
+    scripts: z
+      .array(
+        z
+          .strictObject({
+            whenLastMessageContains: z.string().min(1),
+            model: z.string().min(1).optional(),
+            reply: z.string().optional(),
+            toolCall: z
+              .strictObject({ name: z.string().min(1), argumentsJson: z.string() })
+              .optional(),
+          })
+          .refine(
+            (script) => (script.reply === undefined) !== (script.toolCall === undefined),
+            "a script has either reply or toolCall",
+          ),
+      )
+      .default([]),
   })
   .refine(
     (options) => {

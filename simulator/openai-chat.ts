@@ -602,4 +602,24 @@ export const openAIChat: WireProtocol = {
       code: null,
     });
   },
+
+  overloaded() {
+    return openAIError(503, {
+      message: "The engine is currently overloaded, please try again later.",
+      type: "server_error",
+      param: null,
+      code: null,
+    });
+  },
+
+  streamErrorFrame() {
+    return `data: ${JSON.stringify({
+      error: {
+        message: "The server had an error while processing your request. Sorry about that!",
+        type: "server_error",
+        param: null,
+        code: null,
+      },
+    })}\n\n`;
+  },
 };

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { anthropicMessages } from "./anthropic-messages.ts";
 import { azureOpenAI } from "./azure-openai.ts";
 import {
+  type ScriptedReply,
   type SimulatedAnswer,
   type SimulatedUsage,
   simulateAnswer,
@@ -50,6 +51,7 @@ export interface SimulatorSettings {
   faults: FaultProfile;
   faultsByModel: Record<string, FaultProfile>;
   seed: number;
+  scripts: ScriptedReply[];
 }
 
 export interface AnsweredRequest {
@@ -152,10 +154,41 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
       send(response, protocol.rateLimited(modelId, RETRY_AFTER_SECONDS));
     } else if (fault === "serverError") {
       send(response, protocol.serverError());
+    } else if (fault === "overloaded") {
+      send(response, protocol.overloaded());
+    } else if (fault === "streamError") {
+      if (call.stream) {
+        const stream = call.streamed(simulateAnswer(call.request, settings.scripts));
+        response.writeHead(200, stream.headers);
+        response.end(protocol.streamErrorFrame());
+      } else send(response, protocol.serverError());
+    } else if (fault === "streamCut") {
+      cutOff(call, response);
     } else if (fault === undefined) {
       answerInTime(call, response);
     }
     // A "timeout" never answers; the client's own timeout or close() ends the connection.
+  }
+
+  /** The start of an answer, then the connection is destroyed: a vendor dying mid-answer. */
+  function cutOff(call: CompletionCall, response: ServerResponse): void {
+    const answer = simulateAnswer(call.request, settings.scripts);
+    if (call.stream) {
+      const stream = call.streamed(answer);
+      response.writeHead(200, stream.headers);
+      response.write(stream.opening() + stream.token(answer.tokens[0] ?? ""), () =>
+        response.destroy(),
+      );
+    } else {
+      const whole = call.respond(answer);
+      response.writeHead(whole.status, {
+        ...whole.headers,
+        "content-length": Buffer.byteLength(whole.body),
+      });
+      response.write(whole.body.slice(0, Math.floor(whole.body.length / 2)), () =>
+        response.destroy(),
+      );
+    }
   }
 
   function answerEmbeddings(
@@ -170,8 +203,10 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
     const fault = faults.draw(call.model);
     if (fault === "rateLimited") {
       send(response, protocol.rateLimited(call.model, RETRY_AFTER_SECONDS));
-    } else if (fault === "serverError") {
+    } else if (fault === "serverError" || fault === "streamError" || fault === "streamCut") {
       send(response, protocol.serverError());
+    } else if (fault === "overloaded") {
+      send(response, protocol.overloaded());
     } else if (fault === undefined) {
       const { vectors, promptTokens } = simulateEmbeddings(call.texts, call.dimensions);
       remember({ model: call.model, usage: { promptTokens, completionTokens: 0 } });
@@ -182,7 +217,7 @@ export async function startServer(settings: SimulatorSettings): Promise<RunningS
   }
 
   function answerInTime(call: CompletionCall, response: ServerResponse): void {
-    const answer = simulateAnswer(call.request);
+    const answer = simulateAnswer(call.request, settings.scripts);
     remember({ model: call.request.model, usage: answer.usage });
     const firstByteMs = latency.firstByteMs();
     if (call.stream) {

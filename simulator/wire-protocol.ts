@@ -70,4 +70,8 @@ export interface WireProtocol {
   unknownEndpoint(method: string, pathname: string): WireResponse;
   rateLimited(modelId: string, retryAfterSeconds: number): WireResponse;
   serverError(): WireResponse;
+  /** The vendor's "overloaded" answer: 503, or Anthropic's 529. */
+  overloaded(): WireResponse;
+  /** A stream's frame carrying the vendor's error, as the first event of a 200 stream. */
+  streamErrorFrame(): string;
 }

@@ -1,6 +1,10 @@
 // What each export dataset is: the table it reads and the columns it gives,
 // as fixed SQL (no caller text ever reaches it). Every dataset carries
 // `ingested_at`, the position the export cursor follows.
+//
+// Key and team are stored as '' when the event had none and exported as
+// null, as the event carried them. Candidate scores are decimals in an array
+// beside `candidates`, index for index (0008 says why they are apart).
 import { FOCUS_SELECT } from "./focus.ts";
 
 export interface ExportDataset {
@@ -15,20 +19,23 @@ export const EXPORT_DATASETS = {
   requests: {
     table: "switchboard.request_completed",
     columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
-      request_id, task, request_model, vendor, model, response_model, attempts, streamed, status,
-      http_status, error_class, input_tokens, cached_input_tokens, output_tokens, cost_usd,
+      request_id, nullIf(key_id, '') AS key_id, nullIf(team, '') AS team, tags, task,
+      request_model, vendor, model, response_model, attempts, streamed, status, http_status,
+      error_class, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens,
+      reasoning_tokens, usage_source, cost_usd, list_cost_usd, contract_id, price_known,
       price_card_version, latency_ms, ttft_ms`,
   },
   attempts: {
     table: "switchboard.attempt_failed",
     columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
-      request_id, task, request_model, vendor, model, attempt, streamed, error_class, http_status,
-      latency_ms`,
+      request_id, task, request_model, vendor, model, attempt, streamed, error_class, error_code,
+      next_action, backoff_ms, http_status, latency_ms`,
   },
   decisions: {
     table: "switchboard.route_decided",
     columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
-      request_id, task, request_model, policy, candidates, chosen_vendor, chosen_model, reason`,
+      request_id, task, task_source, request_model, policy, score_basis, candidates,
+      candidate_scores, chosen_vendor, chosen_model, reason`,
   },
   quality: {
     table: "switchboard.quality_scored",

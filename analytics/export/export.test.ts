@@ -63,7 +63,9 @@ function arrowRows(table: Table): Record<string, unknown>[] {
       const value = table.getChild(field.name)?.get(index);
       const typeName = String(field.type);
       if (value === null || value === undefined) row[field.name] = null;
-      else if (typeName.startsWith("Decimal")) {
+      else if (typeName.startsWith("List")) {
+        row[field.name] = Array.from((value as { toArray(): ArrayLike<unknown> }).toArray());
+      } else if (typeName.startsWith("Decimal")) {
         row[field.name] = formatDecimal(util.bigNumToBigInt(value), 18);
       } else if (typeName.startsWith("Timestamp")) {
         row[field.name] = new Date(value as number).toISOString();

@@ -139,11 +139,14 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
         expect(values, `${name}=${String(value)}`).toContain(value);
       }
     }
+    // r1: contracted at 0.1 under acme-alpha, 0.125 at list prices.
     expect(rows.find((row) => row.x_RequestId === "r1")).toMatchObject({
       BilledCost: "0.1",
       EffectiveCost: "0.1",
-      ListCost: "0.1",
+      ListCost: "0.125",
       ContractedCost: "0.1",
+      ChargeDescription:
+        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 under contract acme-alpha",
       BillingCurrency: "USD",
       BillingPeriodStart: "2026-11-01T00:00:00.000Z",
       BillingPeriodEnd: "2026-12-01T00:00:00.000Z",
@@ -160,8 +163,60 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       x_InputTokens: "100",
       x_CachedInputTokens: "40",
       x_OutputTokens: "10",
-      Tags: '{"task":"code","route":"fast"}',
+      x_PriceKnown: true,
+      x_ContractId: "acme-alpha",
+      Tags: '{"switchboard/task":"code","switchboard/route":"fast","switchboard/team":"search","switchboard/key":"acme-search","prod":true,"search":true}',
     });
+  });
+
+  it("puts user tags as valueless keys and Switchboard's dimensions under its prefix, as key-value JSON", async () => {
+    const response = await app.inject(`/v1/export/focus?format=ndjson&tenant=acme`);
+    const byRequest = new Map(
+      response.body
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line))
+        .map((row) => [row.x_RequestId, row]),
+    );
+    // No team, no tag: neither key is there, rather than a null or an empty string.
+    expect(JSON.parse(byRequest.get("r4").Tags)).toEqual({
+      "switchboard/task": "code",
+      "switchboard/route": "fast",
+      "switchboard/key": "acme-batch",
+    });
+    // r3 had no known price: no cost, and it says so.
+    expect(byRequest.get("r3")).toMatchObject({
+      ListCost: "0",
+      ContractedCost: "0",
+      BilledCost: "0",
+      x_PriceKnown: false,
+      x_ContractId: null,
+      ChargeDescription:
+        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 list prices",
+    });
+    for (const row of byRequest.values()) {
+      const tags = JSON.parse(row.Tags);
+      // FOCUS key-value format: an object whose values are never objects or arrays.
+      expect(typeof tags).toBe("object");
+      for (const value of Object.values(tags)) {
+        expect(["string", "number", "boolean"]).toContain(typeof value);
+      }
+    }
+  });
+
+  it("lists at list prices and bills at contracted ones", async () => {
+    const focus = await app.inject("/v1/export/focus?format=ndjson");
+    const sum = (column: string) =>
+      formatDecimal(
+        focus.body
+          .trim()
+          .split("\n")
+          .reduce((total, line) => total + parseDecimal(JSON.parse(line)[column]), 0n),
+      );
+    // 0.125 + 0.25 + 0 + 0.000000000000000001 + 1.5 + 5.
+    expect(sum("ListCost")).toBe("6.875000000000000001");
+    expect(sum("ContractedCost")).toBe("6.800000000000000001");
+    expect(sum("EffectiveCost")).toBe("6.800000000000000001");
   });
 
   it("bills exactly what the matrix shows as spend", async () => {

@@ -1,9 +1,19 @@
 // The `focus` export: one FinOps FOCUS 1.2 cost row per completed request
 // (../shared/data/focus/focus-1.2-columns.derived.csv has the columns).
 //
-// - ListCost = ContractedCost = EffectiveCost = BilledCost = the request's
-//   cost at the price catalog's list prices, until contracts (negotiated
-//   prices, commitments) exist in Switchboard; then they will differ.
+// - ListCost is the request's cost at the price card's list prices
+//   (list_cost_usd); ContractedCost is its cost at the contracted prices
+//   (cost_usd: equal to the list cost when no contract applies). With no
+//   commitments or prepayments to amortize and the vendor invoicing each
+//   request at its contracted price, EffectiveCost = BilledCost =
+//   ContractedCost, as in the spec's simple SaaS examples. A request with no
+//   known price has both costs 0, and x_PriceKnown false.
+// - Tags (FOCUS key-value format): the key's user-defined tags, valueless, so
+//   each is `"tag": true`, unprefixed (Switchboard has one user-defined tag
+//   scheme); and Switchboard's own dimensions under the provider prefix
+//   `switchboard/`: task, route, team and key id (team and key only when the
+//   request had them). A user tag that starts with `switchboard/` is left out,
+//   so no key is ever given twice.
 // - Provider, publisher, invoice issuer and billing account are the vendor
 //   as configured (its id stands for the operator's account with it); the
 //   sub account is the tenant.
@@ -22,7 +32,9 @@ export const FOCUS_SELECT = `
   'Usage' AS ChargeCategory,
   CAST(NULL AS Nullable(String)) AS ChargeClass,
   concat('LLM request for route ', request_model, ' served by ', vendor, '/', model,
-         ' at catalog ', price_card_version, ' list prices') AS ChargeDescription,
+         ' at price card ', price_card_version,
+         if(contract_id IS NULL, ' list prices', concat(' under contract ', assumeNotNull(contract_id))))
+    AS ChargeDescription,
   'Usage-Based' AS ChargeFrequency,
   toDateTime64(toStartOfHour(occurred_at), 3, 'UTC') AS ChargePeriodStart,
   toDateTime64(toStartOfHour(occurred_at) + INTERVAL 1 HOUR, 3, 'UTC') AS ChargePeriodEnd,
@@ -31,7 +43,7 @@ export const FOCUS_SELECT = `
   cost_usd AS ContractedCost,
   cost_usd AS EffectiveCost,
   vendor AS InvoiceIssuerName,
-  cost_usd AS ListCost,
+  list_cost_usd AS ListCost,
   'Standard' AS PricingCategory,
   toDecimal128(input_tokens + output_tokens, 0) AS PricingQuantity,
   'Tokens' AS PricingUnit,
@@ -48,10 +60,21 @@ export const FOCUS_SELECT = `
   tenant_id AS SubAccountId,
   tenant_id AS SubAccountName,
   'Tenant' AS SubAccountType,
-  toJSONString(map('task', task, 'route', request_model)) AS Tags,
+  concat('{', arrayStringConcat(arrayConcat(
+      [concat('"switchboard/task":', toJSONString(task)),
+       concat('"switchboard/route":', toJSONString(request_model))],
+      if(team = '', [], [concat('"switchboard/team":', toJSONString(team))]),
+      if(key_id = '', [], [concat('"switchboard/key":', toJSONString(key_id))]),
+      arrayMap(tag -> concat(toJSONString(tag), ':true'),
+               arrayFilter(tag -> NOT startsWith(tag, 'switchboard/'), arrayDistinct(tags)))
+    ), ','), '}') AS Tags,
   input_tokens AS x_InputTokens,
   cached_input_tokens AS x_CachedInputTokens,
   output_tokens AS x_OutputTokens,
+  cache_write_input_tokens AS x_CacheWriteInputTokens,
+  reasoning_tokens AS x_ReasoningTokens,
+  price_known AS x_PriceKnown,
+  contract_id AS x_ContractId,
   request_id AS x_RequestId,
   toString(event_id) AS x_EventId,
   task AS x_Task,

@@ -21,7 +21,7 @@ import {
   switchboardTopics,
 } from "../../eventlog/index.ts";
 import type { EventSink, EventSource, LogRecord } from "../../eventlog/ports.ts";
-import { eventTime, newEventId } from "../../events/ids.ts";
+import { eventTime } from "../../events/ids.ts";
 import {
   type AttemptFailed,
   attemptFailedV2,

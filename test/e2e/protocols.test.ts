@@ -281,9 +281,10 @@ describe("the openai client, to other protocols", () => {
     const decided = sink.events.find((event) => event.event_type === "route_decided");
     expect(decided).toMatchObject({
       chosen_vendor: "az",
+      // Tried ones first, then the skipped (route_decided v2's ranks).
       candidates: [
-        { vendor: "claude", skipped_reason: "protocol anthropic has no embeddings API" },
         { vendor: "az", skipped_reason: null },
+        { vendor: "claude", skipped_reason: "protocol anthropic has no embeddings API" },
       ],
     });
   });

@@ -1,0 +1,64 @@
+// Which tenant owns a request: bounded memory first, then the stored events in chDB.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
+import { loadEvents } from "../test/fixtures/load-events.ts";
+import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import { clickhouseRequestLookup, RequestOwners, requestIdTime } from "./request-owners.ts";
+
+// req_ + a UUIDv7 whose first 48 bits are 2026-11-20T10:00:00.000Z.
+const startedAt = Date.parse("2026-11-20T10:00:00.000Z");
+const requestId = `req_${startedAt.toString(16).padStart(12, "0")}7000800000000000abcd`;
+const skewed = `req_${startedAt.toString(16).padStart(12, "0")}7000800000000000ef01`;
+
+let clickhouse: TestClickHouse;
+beforeAll(async () => {
+  clickhouse = await freshClickHouse();
+  await loadEvents(clickhouse.client, [
+    sampleRequestCompleted({
+      tenant_id: "acme",
+      request_id: requestId,
+      occurred_at: "2026-11-20T10:00:01.500Z",
+    }),
+    // Stored three days after the time its id says: outside the window looked at.
+    sampleRequestCompleted({
+      tenant_id: "acme",
+      request_id: skewed,
+      occurred_at: "2026-11-23T10:00:00.000Z",
+    }),
+  ]);
+});
+afterAll(() => clickhouse?.close());
+
+describe("RequestOwners", () => {
+  it("reads the time inside a gateway request id, and nothing from other ids", () => {
+    expect(requestIdTime(requestId)).toBe(startedAt);
+    expect(requestIdTime("chatcmpl-123")).toBeNull();
+  });
+
+  it("forgets the oldest past its capacity, and never asks the store about a remembered id", async () => {
+    const asked: string[] = [];
+    const owners = new RequestOwners({
+      capacity: 2,
+      lookup: async (id) => {
+        asked.push(id);
+        return false;
+      },
+    });
+    const ids = ["a", "b", "c"].map((letter) => `req_${"0".repeat(31)}${letter}`);
+    for (const id of ids) owners.remember(id, "acme");
+    expect(owners.size).toBe(2);
+    expect(await owners.isOwnedBy(ids[2] as string, "acme")).toBe(true);
+    expect(await owners.isOwnedBy(ids[2] as string, "globex")).toBe(false);
+    expect(asked).toEqual([]);
+    expect(await owners.isOwnedBy(ids[0] as string, "acme")).toBe(false);
+    expect(asked).toEqual([ids[0]]);
+  });
+
+  it("finds a stored request by tenant and by the time in its id (chDB)", async () => {
+    const lookup = clickhouseRequestLookup(clickhouse.client);
+    expect(await lookup(requestId, "acme")).toBe(true);
+    expect(await lookup(requestId, "globex")).toBe(false);
+    expect(await lookup(skewed, "acme")).toBe(false);
+    expect(await lookup("req_unknown", "acme")).toBe(false);
+  });
+});
