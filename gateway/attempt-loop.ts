@@ -77,7 +77,9 @@ export async function runAttempts(
     }
     const failure = result.failure;
     failures.push(failure);
-    breaker.recordFailure();
+    // A client that left says nothing of the vendor's health.
+    if (failure.errorClass === "client_closed") breaker.attemptAbandoned();
+    else breaker.recordFailure();
     const step = call.clientGone.signal.aborted
       ? GIVE_UP
       : nextStep(

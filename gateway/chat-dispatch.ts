@@ -16,7 +16,9 @@ import type { CostBook } from "./costs.ts";
 import { GatewayError } from "./errors.ts";
 import {
   type AttemptFailure,
+  ClientGoneError,
   failureFromError,
+  isForTheLoop,
   toGatewayError,
   UpstreamAnswerError,
 } from "./failures.ts";
@@ -153,7 +155,7 @@ export function beginCall(
   });
   const clientGone = new AbortController();
   reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) clientGone.abort();
+    if (!reply.raw.writableFinished) clientGone.abort(new ClientGoneError());
   });
   return {
     requestId: request.id,
@@ -274,7 +276,7 @@ export async function dispatchChat(
 
     const sent = await sendAttempt(upstream, upstreamRequest, call);
     if ("failure" in sent) {
-      if (sent.failure.retryable) return { outcome: "failed", failure: sent.failure };
+      if (isForTheLoop(sent.failure)) return { outcome: "failed", failure: sent.failure };
       // The vendor refused the request itself: the next candidate would too.
       call.ledger.completed({
         ...failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400),
@@ -556,6 +558,10 @@ export function finalFailure(
     retryable: true,
     message: "no candidate was tried",
   };
+  // Recorded with 499, as proxies do; nobody reads the answer.
+  if (last.errorClass === "client_closed") {
+    return { error: new GatewayError("client_closed", last.message), cause: last };
+  }
   const sameEverywhere =
     failures.length > 1 && failures.every((failure) => failure.code === last.code);
   const summary = `All ${candidates} candidate(s) for model "${model}" failed; the last: ${last.message}`;

@@ -15,7 +15,7 @@ import {
   sendError,
 } from "./chat-dispatch.ts";
 import { GatewayError } from "./errors.ts";
-import { failureFromError, toGatewayError, UpstreamAnswerError } from "./failures.ts";
+import { failureFromError, isForTheLoop, toGatewayError, UpstreamAnswerError } from "./failures.ts";
 import { bearerKeyOf } from "./inbound/inbound-api.ts";
 import {
   fromOpenAIEmbeddingsUsage,
@@ -75,7 +75,7 @@ export async function embeddings(
     const upstreamRequest = capability.toRequest(body, target.model);
     const sent = await sendAttempt(upstream, upstreamRequest, call);
     if ("failure" in sent) {
-      if (sent.failure.retryable) return { outcome: "failed", failure: sent.failure };
+      if (isForTheLoop(sent.failure)) return { outcome: "failed", failure: sent.failure };
       call.ledger.completed({
         ...failedOutcome(target, sent.failure, sent.failure.httpStatus ?? 400),
         warnings: upstreamRequest.warnings,

@@ -118,6 +118,14 @@ export const GATEWAY_ERRORS = {
     anthropic: "api_error",
     retryable: true,
   },
+  // Never sent (nobody is listening): the code events record for a request
+  // or attempt that ended because the client went away.
+  client_closed: {
+    status: 499,
+    openai: "invalid_request_error",
+    anthropic: "invalid_request_error",
+    retryable: false,
+  },
   all_vendors_failed: { status: 502, openai: "api_error", anthropic: "api_error", retryable: true },
   internal_error: { status: 500, openai: "api_error", anthropic: "api_error", retryable: true },
 } as const;

@@ -66,6 +66,15 @@ export function failureFromStatus(
 
 export function failureFromError(error: unknown): AttemptFailure {
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ClientGoneError) {
+    return {
+      code: "client_closed",
+      errorClass: "client_closed",
+      httpStatus: null,
+      retryable: false,
+      message,
+    };
+  }
   if (
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
@@ -95,6 +104,31 @@ export function failureFromError(error: unknown): AttemptFailure {
     retryable: true,
     message,
   };
+}
+
+/**
+ * Whether the candidate loop handles this failure (retry, next candidate,
+ * give up) rather than the client getting it as the answer: every retryable
+ * one, and a client that left, which the loop ends quietly.
+ */
+export function isForTheLoop(failure: AttemptFailure): boolean {
+  return failure.retryable || failure.errorClass === "client_closed";
+}
+
+/** Why an upstream call was aborted when its client closed the connection: no fault of the vendor's. */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
+  constructor() {
+    super("the client closed the connection");
+  }
+}
+
+/** Why an upstream call was aborted at the vendor's total_timeout_ms. */
+export class TotalTimeoutError extends Error {
+  override name = "TimeoutError";
+  constructor(milliseconds: number) {
+    super(`no whole answer within total_timeout_ms (${milliseconds} ms)`);
+  }
 }
 
 /** A vendor answered 200 with a body the adapter could not read as an answer. */

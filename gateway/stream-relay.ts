@@ -10,7 +10,7 @@ import type { ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
 import type { StreamCapture } from "./answer-heuristics.ts";
 import { GatewayError } from "./errors.ts";
-import { type AttemptFailure, failureFromError } from "./failures.ts";
+import { type AttemptFailure, ClientGoneError, failureFromError } from "./failures.ts";
 import type { InboundStreamWriter } from "./inbound/inbound-api.ts";
 import type { NeutralStreamEvent, NormalizedUsage } from "./neutral.ts";
 import { isRecord, type StreamDecoder } from "./vendors/adapter.ts";
@@ -253,16 +253,11 @@ async function pump(
     const last = finish();
     if (last) client.write(last);
   } catch (error) {
-    if (client.destroyed) {
-      relayed.failure = {
-        code: "upstream_stream_failed",
-        errorClass: "client_closed",
-        httpStatus: null,
-        retryable: false,
-        message: "client closed",
-      };
+    const failure = failureFromError(client.destroyed ? new ClientGoneError() : error);
+    if (failure.errorClass === "client_closed") {
+      relayed.failure = failure;
     } else {
-      relayed.failure = { ...failureFromError(error), code: "upstream_stream_failed" };
+      relayed.failure = { ...failure, code: "upstream_stream_failed" };
       client.write(options.errorFrame(toError(relayed.failure)));
     }
   }

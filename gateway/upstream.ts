@@ -1,5 +1,6 @@
 import { type Dispatcher, Pool } from "undici";
 import type { VendorConfig } from "./config.ts";
+import { TotalTimeoutError } from "./failures.ts";
 import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
 import { createVendorAdapter } from "./vendors/registry.ts";
 
@@ -28,14 +29,40 @@ export class Upstream {
     this.basePath = url.pathname.replace(/\/$/, "");
   }
 
-  send(request: UpstreamRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return this.pool.request({
-      method: request.method,
-      path: `${this.basePath}${request.path}`,
-      headers: request.headers,
-      body: request.body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.vendor.total_timeout_ms)]),
-    });
+  /**
+   * Sends one attempt. It stops when `clientGone` aborts, rejecting with that
+   * signal's reason (a ClientGoneError), or at total_timeout_ms with a
+   * TotalTimeoutError. One controller and one timer per attempt, released
+   * when the answer's body closes: AbortSignal.any and AbortSignal.timeout
+   * cost about 35 µs per request in Node 20 (bench/RESULTS.md), more than
+   * routing, pricing and events together.
+   */
+  async send(request: UpstreamRequest, clientGone: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const attempt = new AbortController();
+    const totalMs = this.vendor.total_timeout_ms;
+    const timer = setTimeout(() => attempt.abort(new TotalTimeoutError(totalMs)), totalMs);
+    timer.unref();
+    const abortWithClient = () => attempt.abort(clientGone.reason);
+    if (clientGone.aborted) abortWithClient();
+    else clientGone.addEventListener("abort", abortWithClient, { once: true });
+    const release = () => {
+      clearTimeout(timer);
+      clientGone.removeEventListener("abort", abortWithClient);
+    };
+    try {
+      const response = await this.pool.request({
+        method: request.method,
+        path: `${this.basePath}${request.path}`,
+        headers: request.headers,
+        body: request.body,
+        signal: attempt.signal,
+      });
+      response.body.once("close", release);
+      return response;
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   close(): Promise<void> {
