@@ -5,7 +5,20 @@ export function newEventId(): string {
   return uuidv7();
 }
 
-/** Event time: UTC, millisecond precision, as the schemas require. */
-export function eventTime(date = new Date()): string {
-  return date.toISOString();
+let lastMillisecond = Number.NaN;
+let lastText = "";
+
+/**
+ * Event time: UTC, millisecond precision, as the schemas require. Now, by
+ * default, formatted once per millisecond: a busy gateway stamps several
+ * events within each one.
+ */
+export function eventTime(date?: Date): string {
+  if (date) return date.toISOString();
+  const now = Date.now();
+  if (now !== lastMillisecond) {
+    lastMillisecond = now;
+    lastText = new Date(now).toISOString();
+  }
+  return lastText;
 }

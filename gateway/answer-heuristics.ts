@@ -181,6 +181,11 @@ export class StreamCapture {
 
   constructor(private readonly plan: HeuristicPlan | null) {}
 
+  /** Whether it reads every chunk (JSON or tools asked for), not only those that end a choice. */
+  get readsEveryChunk(): boolean {
+    return this.plan !== null;
+  }
+
   /** Neutral stream events (across protocols, and Anthropic pass-through). */
   neutral(event: NeutralStreamEvent): void {
     switch (event.type) {

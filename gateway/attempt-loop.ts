@@ -80,7 +80,7 @@ export async function runAttempts(
     // A client that left says nothing of the vendor's health.
     if (failure.errorClass === "client_closed") breaker.attemptAbandoned();
     else breaker.recordFailure();
-    const step = call.clientGone.signal.aborted
+    const step = call.clientGone.aborted
       ? GIVE_UP
       : nextStep(
           router.retry,
@@ -98,8 +98,8 @@ export async function runAttempts(
     if (step.action === "give_up") break;
     if (step.action === "retry") {
       retries += 1;
-      if (step.backoffMs) await router.sleep(step.backoffMs, call.clientGone.signal);
-      if (call.clientGone.signal.aborted) break;
+      if (step.backoffMs) await router.sleep(step.backoffMs, call.clientGone);
+      if (call.clientGone.aborted) break;
     } else {
       index += 1;
       retries = 0;

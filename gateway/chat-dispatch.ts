@@ -7,6 +7,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { EventSink } from "../eventlog/ports.ts";
+import { AbortEmitter } from "./abort-emitter.ts";
 import { heuristicPlanFor, StreamCapture, scoreWholeAnswer } from "./answer-heuristics.ts";
 import { runAttempts } from "./attempt-loop.ts";
 import type { ApiKeys } from "./auth.ts";
@@ -78,7 +79,7 @@ export interface CallContext {
    */
   unpricedRefused: ReadonlyMap<RouteTarget, string>;
   /** Aborted when the client goes away, so the upstream call stops too. */
-  clientGone: AbortController;
+  clientGone: AbortEmitter;
 }
 
 const NO_REFUSALS: ReadonlyMap<RouteTarget, string> = new Map();
@@ -153,7 +154,7 @@ export function beginCall(
       ? promptSha256(options.prompt.api, options.prompt.body)
       : null,
   });
-  const clientGone = new AbortController();
+  const clientGone = new AbortEmitter();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) clientGone.abort(new ClientGoneError());
   });
@@ -532,7 +533,7 @@ export async function sendAttempt(
 ): Promise<{ response: Dispatcher.ResponseData } | { failure: AttemptFailure }> {
   let response: Dispatcher.ResponseData;
   try {
-    response = await upstream.send(upstreamRequest, call.clientGone.signal);
+    response = await upstream.send(upstreamRequest, call.clientGone);
   } catch (error) {
     return { failure: failureFromError(error) };
   }

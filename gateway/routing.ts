@@ -2,7 +2,7 @@
 // the task classifier, and the decision per request (routing/decision.ts).
 // It also owns what failure handling reads: retry settings, and the seedable
 // random source of weighted draws and backoff jitter.
-import { setTimeout as wait } from "node:timers/promises";
+import { type AbortEmitter, sleepUnlessAborted } from "./abort-emitter.ts";
 import type { GatewayConfig, RouteTarget } from "./config.ts";
 import { GatewayError } from "./errors.ts";
 import { type DecisionInput, decide, type RouteDecision } from "./routing/decision.ts";
@@ -21,15 +21,15 @@ export interface RouterOptions {
   now?: () => number;
   /** Uniform in [0, 1): weighted draws and backoff jitter; seed it in tests. */
   random?: () => number;
-  /** Waits out a backoff; resolves early when `signal` aborts. Tests inject one that records. */
-  sleep?: (milliseconds: number, signal: AbortSignal) => Promise<void>;
+  /** Waits out a backoff; resolves early when the client leaves. Tests inject one that records. */
+  sleep?: (milliseconds: number, clientGone: AbortEmitter) => Promise<void>;
 }
 
 export class Router {
   readonly table: RouteTable;
   readonly retry: RetrySettings;
   readonly random: () => number;
-  readonly sleep: (milliseconds: number, signal: AbortSignal) => Promise<void>;
+  readonly sleep: (milliseconds: number, clientGone: AbortEmitter) => Promise<void>;
   private readonly classifier: TaskClassifier;
   private readonly defaultTask: string;
 
@@ -54,7 +54,7 @@ export class Router {
     this.classifier = new TaskClassifier(routing.rules, routing.default_task);
     this.defaultTask = routing.default_task;
     this.random = options.random ?? unseededRandom();
-    this.sleep = options.sleep ?? sleep;
+    this.sleep = options.sleep ?? sleepUnlessAborted;
     const retry = routing.retry;
     this.retry = {
       maxRetriesPerCandidate: retry.max_retries_per_candidate,
@@ -102,10 +102,6 @@ export class Router {
       return primary ? [{ id, primary }] : [];
     });
   }
-}
-
-function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return wait(milliseconds, undefined, { signal }).catch(() => undefined);
 }
 
 function modelNotFound(model: string, param: string): GatewayError {

@@ -45,7 +45,24 @@ const SSE_HEADERS = {
   connection: "keep-alive",
 };
 
-/** OpenAI's chunks relayed frame by frame, each parsed once for what the ledger needs. */
+/**
+ * A chunk that may carry what the ledger reads beyond one more token: usage,
+ * an error, or a finish reason (the truncation heuristic). Compact JSON and
+ * spaced alike.
+ */
+const NOTABLE_CHUNK = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"/;
+/** Characters of unparsed chunks kept for an estimate before they are read at once. */
+const MAX_UNREAD_CHARS = 1 << 20;
+
+/**
+ * OpenAI's chunks relayed frame by frame. Parsing every chunk cost about a
+ * quarter of a streamed request's CPU (bench/RESULTS.md), and most add one
+ * token and nothing else, so a chunk is parsed only when it may matter now:
+ * until the first token and the model are known, when it looks notable, or
+ * when the heuristics read every chunk. The others are kept unread; should
+ * the stream end without usage, they are read then, for the estimate (and at
+ * once past MAX_UNREAD_CHARS, so memory stays bounded).
+ */
 export function relayOpenAIPassThrough(
   upstream: UpstreamStream,
   client: ServerResponse,
@@ -55,8 +72,20 @@ export function relayOpenAIPassThrough(
   },
 ): Promise<RelayedStream> {
   const relayed = newRelayed();
-  // The hot path of an OpenAI-to-OpenAI stream: the parser's callback writes straight
-  // into the bytes for the client, with no list of frames in between.
+  const capture = options.capture;
+  const readsEveryChunk = capture?.readsEveryChunk === true;
+  let unread: string[] = [];
+  let unreadChars = 0;
+  const readUnread = () => {
+    for (const data of unread) {
+      const chunk = parseChunk(data);
+      if (chunk) relayed.outputText += generatedTextOf(chunk) ?? "";
+    }
+    unread = [];
+    unreadChars = 0;
+  };
+  // The parser's callback writes straight into the bytes for the client, with
+  // no list of frames in between.
   let pending = "";
   const parser = createParser({
     onEvent({ data }) {
@@ -64,15 +93,21 @@ export function relayOpenAIPassThrough(
         pending += "data: [DONE]\n\n";
         return;
       }
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(data);
-      } catch {
+      const mustRead =
+        readsEveryChunk ||
+        relayed.ttftMs === null ||
+        relayed.responseModel === null ||
+        NOTABLE_CHUNK.test(data);
+      if (!mustRead) {
+        unread.push(data);
+        unreadChars += data.length;
+        if (unreadChars > MAX_UNREAD_CHARS) readUnread();
         pending += `data: ${data}\n\n`;
         return;
       }
-      if (isRecord(chunk)) {
-        options.capture?.openAIChunk(chunk);
+      const chunk = parseChunk(data);
+      if (chunk) {
+        capture?.openAIChunk(chunk);
         if (isRecord(chunk.error)) {
           relayed.failure = streamFailure(String(chunk.error.message ?? "stream error"), null);
         }
@@ -83,19 +118,35 @@ export function relayOpenAIPassThrough(
         const generated = generatedTextOf(chunk);
         if (generated !== null) {
           relayed.ttftMs ??= options.elapsedMs();
+          // Text is only for an estimate when no usage comes; kept in order with the unread.
+          if (unread.length > 0) readUnread();
           relayed.outputText += generated;
         }
+        if (options.isGatewayOnlyFrame(chunk)) return;
       }
-      if (options.isGatewayOnlyFrame(chunk)) return;
       pending += `data: ${data}\n\n`;
     },
   });
-  return pump(upstream, client, relayed, options, (text) => {
+  const relaying = pump(upstream, client, relayed, options, (text) => {
     parser.feed(text);
     const out = pending;
     pending = "";
     return out;
   });
+  // Ended or broken without usage: the text so far is the estimate's.
+  return relaying.then((done) => {
+    if (done.usage === null) readUnread();
+    return done;
+  });
+}
+
+function parseChunk(data: string): Record<string, unknown> | null {
+  try {
+    const chunk: unknown = JSON.parse(data);
+    return isRecord(chunk) ? chunk : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The upstream bytes relayed untouched, decoded beside for usage and timing. */
