@@ -39,10 +39,10 @@ describe("GET /v1/matrix by team", () => {
     expect(answer.quantiles.method).toBe("t-digest");
     expect(answer.rows).toEqual([
       {
-        // r4, r5, and r2's failed attempt on gamma (attempts carry no team).
+        // r4 and r5.
         team: "",
         requests: 2,
-        failed_attempts: 1,
+        failed_attempts: 0,
         cost_usd: "1.500000000000000001",
         list_spend_usd: "1.500000000000000001",
         savings_vs_list_usd: "0",
@@ -52,10 +52,11 @@ describe("GET /v1/matrix by team", () => {
         share_of_spend: "0.833333333333333333",
       },
       {
-        // r1, r2 under contract (0.1 + 0.2 against 0.125 + 0.25 at list), r3 unpriced.
+        // r1, r2 under contract (0.1 + 0.2 against 0.125 + 0.25 at list), r3
+        // unpriced, and r2's failed attempt on gamma, which carries r2's team.
         team: "search",
         requests: 3,
-        failed_attempts: 0,
+        failed_attempts: 1,
         cost_usd: "0.3",
         list_spend_usd: "0.375",
         savings_vs_list_usd: "0.075",
@@ -72,7 +73,7 @@ describe("GET /v1/matrix by team", () => {
       {
         team: "",
         requests: 2,
-        failed_attempts: 1,
+        failed_attempts: 0,
         cost_usd: "1.500000000000000001",
         list_spend_usd: "1.500000000000000001",
         savings_vs_list_usd: "0",
@@ -82,7 +83,7 @@ describe("GET /v1/matrix by team", () => {
         // acme's 0.3 and globex's g1 at 5 (list 5).
         team: "search",
         requests: 4,
-        failed_attempts: 0,
+        failed_attempts: 1,
         cost_usd: "5.3",
         list_spend_usd: "5.375",
         savings_vs_list_usd: "0.075",
@@ -91,7 +92,7 @@ describe("GET /v1/matrix by team", () => {
     ]);
   });
 
-  it("filters by team, leaving out failed attempts, which have none", async () => {
+  it("filters by team, failed attempts included", async () => {
     const answer = await matrix(`team=search&group_by=tenant,vendor&${MONEY}`);
     expect(answer.rows).toEqual([
       {
@@ -103,6 +104,17 @@ describe("GET /v1/matrix by team", () => {
         list_spend_usd: "0.375",
         savings_vs_list_usd: "0.075",
         unpriced_requests: 1,
+      },
+      {
+        // r2's failed attempt.
+        tenant: "acme",
+        vendor: "gamma",
+        requests: 0,
+        failed_attempts: 1,
+        cost_usd: "0",
+        list_spend_usd: "0",
+        savings_vs_list_usd: "0",
+        unpriced_requests: 0,
       },
       {
         tenant: "globex",
@@ -137,10 +149,10 @@ describe("GET /v1/matrix by tag", () => {
     });
     expect(answer.rows).toEqual([
       {
-        // r4 has no tag; r2's failed attempt carries none.
+        // r4 has no tag.
         tag: "",
         requests: 1,
-        failed_attempts: 1,
+        failed_attempts: 0,
         cost_usd: "0.000000000000000001",
         share_of_requests: "0.2",
         share_of_spend: "0",
@@ -154,9 +166,10 @@ describe("GET /v1/matrix by tag", () => {
         share_of_spend: "0.833333333333333332",
       },
       {
+        // r1, r2, r3, and r2's failed attempt, tagged as r2.
         tag: "prod",
         requests: 3,
-        failed_attempts: 0,
+        failed_attempts: 1,
         cost_usd: "0.3",
         share_of_requests: "0.6",
         share_of_spend: "0.166666666666666666",
@@ -180,6 +193,7 @@ describe("GET /v1/matrix by tag", () => {
     );
     expect(answer.rows).toEqual([
       { vendor: "alpha", requests: 3, failed_attempts: 0, cost_usd: "0.3" },
+      { vendor: "gamma", requests: 0, failed_attempts: 1, cost_usd: "0" },
     ]);
   });
 
@@ -208,7 +222,6 @@ describe("GET /v1/matrix by key", () => {
     );
     expect(answer.quantiles.method).toBe("exact");
     expect(answer.rows).toEqual([
-      { key: "", requests: 0, failed_attempts: 1, cost_usd: "0", list_spend_usd: "0" },
       {
         key: "acme-batch",
         requests: 2,
@@ -219,7 +232,7 @@ describe("GET /v1/matrix by key", () => {
       {
         key: "acme-search",
         requests: 3,
-        failed_attempts: 0,
+        failed_attempts: 1,
         cost_usd: "0.3",
         list_spend_usd: "0.375",
       },

@@ -96,7 +96,7 @@ export const matrixParameterFields = {
   group_by: listParameter(groupKey)
     .optional()
     .describe(
-      'keys to group by, comma list or repeated: vendor, model, task, tenant, team, key, tag and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task. Failed attempts carry no team, key or tag: they count under "". By tag, a request with two tags counts under each, so requests and spend summed over tags exceed the totals and the shares (taken of the distinct totals) sum to more than 1; untagged requests are under tag "". Key and tag are read from the raw events, with exact quantiles',
+      'keys to group by, comma list or repeated: vendor, model, task, tenant, team, key, tag and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task. A failed attempt counts under the team, key and tags of its caller ("" for those stored before attempt_failed v3). By tag, a request with two tags counts under each, so requests and spend summed over tags exceed the totals and the shares (taken of the distinct totals) sum to more than 1; untagged requests are under tag "". Key and tag are read from the raw events, with exact quantiles',
     ),
   vendor: listParameter(dimensionValue).optional().describe("only these vendors"),
   model: listParameter(dimensionValue).optional().describe("only these models"),
@@ -221,22 +221,16 @@ export function splitWindow(from: Date, to: Date, useDays: boolean) {
 }
 
 /**
- * Where a filter reads its dimension: the request_completed table (its
- * `tags` array, or the `tag` arrayJoin gives when grouping by tag), the
- * attempt_failed table (no team, key or tags: they are ''), or a rollup
- * (team, never key or tag: those matrices read the raw events).
+ * Where a filter reads its dimension: a raw event table, request_completed
+ * or attempt_failed (its `tags` array, or the `tag` arrayJoin gives when
+ * grouping by tag), or a rollup (team, never key or tag: those matrices read
+ * the raw events).
  */
 export type FilterSource = "requests" | "exploded-requests" | "attempts" | "rollup";
 
 function dimensionFilterSql(dimension: Dimension, source: FilterSource): string {
   const values = `{filter_${dimension}:Array(String)}`;
-  if (
-    source === "attempts" &&
-    (dimension === "team" || dimension === "key" || dimension === "tag")
-  ) {
-    return `'' IN ${values}`;
-  }
-  if (dimension === "tag" && source === "requests") {
+  if (dimension === "tag" && (source === "requests" || source === "attempts")) {
     return `hasAny(if(empty(tags), [''], tags), ${values})`;
   }
   if (source === "rollup" && RAW_ONLY_DIMENSIONS.includes(dimension)) {
@@ -294,8 +288,9 @@ const TAG_EXPRESSION = "arrayJoin(if(empty(tags), [''], tags))";
 
 /**
  * Requests and failed attempts as one relation, tagged by `kind`; failed
- * attempts count where they failed and add no tokens, cost or latency, and
- * carry no team, key or tag (''). With `explodeTags`, a request is one row
+ * attempts count where they failed, under their caller's team, key and tags
+ * ('' and none before attempt_failed v3), and add no tokens, cost or
+ * latency. With `explodeTags`, a request is one row
  * per tag, in a `tag` column.
  */
 function rawEventsSql(
@@ -311,7 +306,12 @@ function rawEventsSql(
     params,
     explodeTags ? "exploded-requests" : "requests",
   );
-  const attemptFilters = filterSql(filters, scope, params, "attempts");
+  const attemptFilters = filterSql(
+    filters,
+    scope,
+    params,
+    explodeTags ? "exploded-requests" : "attempts",
+  );
   return `
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
              team, key_id,${explodeTags ? ` ${TAG_EXPRESSION} AS tag,` : ""}
@@ -322,7 +322,7 @@ function rawEventsSql(
       WHERE ${window}${requestFilters}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             '' AS team, '' AS key_id,${explodeTags ? " '' AS tag," : ""}
+             team, key_id,${explodeTags ? ` ${TAG_EXPRESSION} AS tag,` : ""}
              'failed' AS status, toUInt16(1) AS attempts, true AS price_known, toUInt64(0), toUInt64(0),
              toUInt64(0), toUInt64(0), toUInt64(0), toDecimal128(0, 18), toDecimal128(0, 18),
              latency_ms, CAST(NULL AS Nullable(UInt32))

@@ -1,12 +1,13 @@
 // 0009_rollups_by_team.sql rebuilds the four usage rollups with team and the
 // list-price sums: events stored before it must be folded in from the raw
 // tables, each once, and events stored after it must reach all four through
-// the new views.
+// the new views; after 0010, failed attempts count under their team.
 import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toRow } from "../ingest/rows.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { loadEvents } from "../test/fixtures/load-events.ts";
 import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
@@ -65,10 +66,26 @@ describe("0009: the rollups rebuilt by team", () => {
         cost_usd: "0",
         list_cost_usd: "0",
       }),
-      sampleAttemptFailed({ request_id: "a" }),
     ]);
-    expect(await migrate(clickhouse.client)).toEqual(["0009_rollups_by_team.sql"]);
+    // A failed attempt as the ingest of the day stored it: attempt_failed had
+    // no key, team or tags before 0010.
+    const {
+      key_id: _key,
+      team: _team,
+      tags: _tags,
+      ...attemptBefore0010
+    } = toRow(sampleAttemptFailed({ request_id: "a", team: "search" }));
+    await clickhouse.client.insert({
+      table: "switchboard.attempt_failed",
+      values: [attemptBefore0010],
+      format: "JSONEachRow",
+    });
+    expect(await migrate(clickhouse.client)).toEqual([
+      "0009_rollups_by_team.sql",
+      "0010_attempts_by_team.sql",
+    ]);
     await loadEvents(clickhouse.client, [
+      sampleAttemptFailed({ request_id: "c", team: "search" }),
       sampleRequestCompleted({
         request_id: "c",
         team: "search",
@@ -94,7 +111,7 @@ describe("0009: the rollups rebuilt by team", () => {
           tenant: tenant(table),
           team: "search",
           requests: "2",
-          failed_attempts: "0",
+          failed_attempts: "1",
           unpriced: "0",
           cost: "0.3",
           list: "0.375",

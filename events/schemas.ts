@@ -111,6 +111,14 @@ export const attemptFailedV2 = attemptFailedV1.extend({
     .describe("wait before the next attempt, retry-after honoured"),
 });
 
+/** v3: who called (key, team, tags), so failed attempts count by team, key and tag too. */
+export const attemptFailedV3 = attemptFailedV2.extend({
+  schema_version: z.literal(3),
+  key_id: identifier.nullable().describe("the gateway API key's id; null for upcast older events"),
+  team: identifier.nullable(),
+  tags: z.array(z.string().min(1).max(64)).max(20),
+});
+
 export const requestCompletedV1 = z.object({
   ...envelope,
   event_type: z.literal("request_completed"),
@@ -265,14 +273,14 @@ export const budgetAlertedV1 = z.object({
 
 export const switchboardEvent = z.discriminatedUnion("event_type", [
   routeDecidedV2,
-  attemptFailedV2,
+  attemptFailedV3,
   requestCompletedV2,
   qualityScoredV1,
   budgetAlertedV1,
 ]);
 
 export type RouteDecided = z.infer<typeof routeDecidedV2>;
-export type AttemptFailed = z.infer<typeof attemptFailedV2>;
+export type AttemptFailed = z.infer<typeof attemptFailedV3>;
 export type RequestCompleted = z.infer<typeof requestCompletedV2>;
 export type QualityScored = z.infer<typeof qualityScoredV1>;
 export type BudgetAlerted = z.infer<typeof budgetAlertedV1>;
@@ -282,7 +290,7 @@ export type EventType = SwitchboardEvent["event_type"];
 /** The newest schema of each event type, which ingest upcasts everything to. */
 export const CURRENT_SCHEMAS = {
   route_decided: routeDecidedV2,
-  attempt_failed: attemptFailedV2,
+  attempt_failed: attemptFailedV3,
   request_completed: requestCompletedV2,
   quality_scored: qualityScoredV1,
   budget_alerted: budgetAlertedV1,
@@ -291,7 +299,7 @@ export const CURRENT_SCHEMAS = {
 /** Every version ever shipped, for the JSON Schema files warehouses read. */
 export const ALL_SCHEMAS = {
   route_decided: { 1: routeDecidedV1, 2: routeDecidedV2 },
-  attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2 },
+  attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2, 3: attemptFailedV3 },
   request_completed: { 1: requestCompletedV1, 2: requestCompletedV2 },
   quality_scored: { 1: qualityScoredV1 },
   budget_alerted: { 1: budgetAlertedV1 },

@@ -32,6 +32,8 @@ const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
       next_action: "next_candidate",
       backoff_ms: null,
     }),
+    // v2 attempts did not say who called.
+    2: (event) => ({ ...event, schema_version: 3, key_id: null, team: null, tags: [] }),
   },
   request_completed: {
     // v1 knew no keys' teams or tags, no contracts and no prompt hashes, and

@@ -52,6 +52,13 @@ function configFor(refuseUnpriced: boolean) {
     vendors: [{ id: "sim", protocol: "openai", base_url: `${simulator.url}/v1`, api_key: "x" }],
     routes: [
       { model: "direct", fallback: [{ vendor: "sim", model: "good" }] },
+      {
+        model: "flaky",
+        fallback: [
+          { vendor: "sim", model: "broken" },
+          { vendor: "sim", model: "good" },
+        ],
+      },
       { model: "expiring", fallback: [{ vendor: "sim", model: "legacy" }] },
       {
         model: "mixed",
@@ -76,13 +83,17 @@ function configFor(refuseUnpriced: boolean) {
 }
 
 beforeAll(async () => {
-  simulator = await startSimulator({ models: [{ id: "good" }, { id: "legacy" }] });
+  simulator = await startSimulator({
+    models: [{ id: "good" }, { id: "legacy" }, { id: "broken" }],
+    faultsByModel: { broken: { serverError: 1 } },
+  });
   const prices = new PriceCatalog({
     version: "unit-1",
     currency: "USD",
     unit: "per_million_tokens",
     prices: [
       { vendor: "sim", model: "good", input: "0.15", output: "0.6" },
+      { vendor: "sim", model: "broken", input: "0.15", output: "0.6" },
       // In force when the gateway starts (the router checks), over by the test clock's year 2100.
       { vendor: "sim", model: "legacy", input: "1", output: "1", effective_to: "2099-01-01" },
     ],
@@ -160,6 +171,19 @@ describe("keys", () => {
       price_card_version: "unit-1",
     });
     expect(completed().list_cost_usd).toBe(completed().cost_usd);
+  });
+
+  it("stamp key, team and tags on each failed attempt too", async () => {
+    const response = await chat("sk-plain", { model: "flaky", messages });
+    expect(response.statusCode).toBe(200);
+    expect(
+      eventsOfType("attempt_failed").map(({ model, key_id, team, tags }) => ({
+        model,
+        key_id,
+        team,
+        tags,
+      })),
+    ).toEqual([{ model: "broken", key_id: "plain", team: "research", tags: ["batch", "eu"] }]);
   });
 
   it("hash the prompt for a key that opted in: SHA-256 of the canonical JSON of the messages", async () => {

@@ -119,7 +119,7 @@ export class RequestLedger {
       tenant_id: this.context.tenantId,
       request_id: this.context.requestId,
       event_type: "attempt_failed",
-      schema_version: 2,
+      schema_version: 3,
       task: this.context.task,
       request_model: this.context.requestModel,
       vendor: target.vendor,
@@ -130,6 +130,9 @@ export class RequestLedger {
       error_code: failure.code,
       next_action: next.action,
       backoff_ms: next.backoffMs,
+      key_id: this.context.caller.keyId,
+      team: this.context.caller.team,
+      tags: [...this.context.caller.tags],
       http_status: failure.httpStatus,
       latency_ms: Math.round(performance.now() - attemptStartedAt),
     });

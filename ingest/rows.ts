@@ -27,6 +27,9 @@ export function toRow(event: SwitchboardEvent): Record<string, unknown> {
       team: event.team ?? "",
     };
   }
+  if (event.event_type === "attempt_failed") {
+    return { ...row, key_id: event.key_id ?? "", team: event.team ?? "" };
+  }
   if (event.event_type === "route_decided") {
     return {
       ...row,

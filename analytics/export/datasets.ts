@@ -28,7 +28,8 @@ export const EXPORT_DATASETS = {
   attempts: {
     table: "switchboard.attempt_failed",
     columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
-      request_id, task, request_model, vendor, model, attempt, streamed, error_class, error_code,
+      request_id, nullIf(key_id, '') AS key_id, nullIf(team, '') AS team, tags, task,
+      request_model, vendor, model, attempt, streamed, error_class, error_code,
       next_action, backoff_ms, http_status, latency_ms`,
   },
   decisions: {

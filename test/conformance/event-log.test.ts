@@ -24,7 +24,7 @@ import type { EventSink, EventSource, LogRecord } from "../../eventlog/ports.ts"
 import { eventTime } from "../../events/ids.ts";
 import {
   type AttemptFailed,
-  attemptFailedV2,
+  attemptFailedV3,
   requestCompletedV2,
   type SwitchboardEvent,
 } from "../../events/schemas.ts";
@@ -320,7 +320,7 @@ function validEvents(count: number): SwitchboardEvent[] {
         http_status: 429,
         latency_ms: 7,
       });
-      return attemptFailedV2.parse(failed);
+      return attemptFailedV3.parse(failed);
     }
     return requestCompletedV2.parse(
       sampleRequestCompleted({ request_id: requestId, output_tokens: index }),
