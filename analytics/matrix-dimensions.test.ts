@@ -1,32 +1,8 @@
-// The matrix by team, key and tag, and the list-price figures, on the hand
-// ledger (test/fixtures/hand-ledger.ts, whose header lists each request's
-// team, key, tags and prices). Every expected number is computed by hand.
-import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
-import { HAND_LEDGER_WINDOW, handLedger } from "../test/fixtures/hand-ledger.ts";
-import { loadEvents } from "../test/fixtures/load-events.ts";
-import { buildAnalytics } from "./app.ts";
+import { describe, expect, it } from "vitest";
+import { useHandLedgerApi } from "../test/fixtures/hand-ledger-api.ts";
 
-let clickhouse: TestClickHouse;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  clickhouse = await freshClickHouse();
-  await loadEvents(clickhouse.client, handLedger());
-  app = buildAnalytics({ clickhouse: clickhouse.client, logger: pino({ level: "silent" }) });
-});
-afterAll(async () => {
-  await app.close();
-  await clickhouse.close();
-});
-
-async function matrix(query: string) {
-  const response = await app.inject(`/v1/matrix?${HAND_LEDGER_WINDOW}&${query}`);
-  expect(response.statusCode, response.body).toBe(200);
-  return response.json();
-}
+const api = useHandLedgerApi();
+const matrix = api.matrix;
 
 const MONEY =
   "metrics=requests,failed_attempts,cost_usd,list_spend_usd,savings_vs_list_usd,unpriced_requests";

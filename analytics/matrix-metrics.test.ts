@@ -1,31 +1,10 @@
-import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
-import { HAND_LEDGER_WINDOW, handLedger } from "../test/fixtures/hand-ledger.ts";
-import { loadEvents } from "../test/fixtures/load-events.ts";
-import { buildAnalytics } from "./app.ts";
+import { describe, expect, it } from "vitest";
+import { useHandLedgerApi } from "../test/fixtures/hand-ledger-api.ts";
 
 // Every expected number below is computed by hand from test/fixtures/hand-ledger.ts.
 
-let clickhouse: TestClickHouse;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  clickhouse = await freshClickHouse();
-  await loadEvents(clickhouse.client, handLedger());
-  app = buildAnalytics({ clickhouse: clickhouse.client, logger: pino({ level: "silent" }) });
-});
-afterAll(async () => {
-  await app.close();
-  await clickhouse.close();
-});
-
-async function matrix(query: string) {
-  const response = await app.inject(`/v1/matrix?${HAND_LEDGER_WINDOW}&${query}`);
-  expect(response.statusCode, response.body).toBe(200);
-  return response.json();
-}
+const api = useHandLedgerApi();
+const matrix = api.matrix;
 
 describe("GET /v1/matrix metrics", () => {
   it("computes every metric for tenant acme by vendor and task, exact quantiles", async () => {
@@ -319,9 +298,9 @@ describe("GET /v1/matrix metrics", () => {
   });
 
   it("answers an empty window with no rows", async () => {
-    const response = await app.inject(
-      "/v1/matrix?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&metrics=all",
-    );
+    const response = await api
+      .app()
+      .inject("/v1/matrix?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&metrics=all");
     expect(response.json().rows).toEqual([]);
   });
 
@@ -335,7 +314,7 @@ describe("GET /v1/matrix metrics", () => {
     ["vendor=", "vendor"],
     ["from=2026-11-20T00:00:00Z&from=2026-11-21T00:00:00Z", "from"],
   ])("answers 400 naming the field for %s", async (query, field) => {
-    const response = await app.inject(`/v1/matrix?${query}`);
+    const response = await api.app().inject(`/v1/matrix?${query}`);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({
       error: { code: "invalid_parameter", field, message: expect.any(String) },

@@ -1,33 +1,18 @@
-import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
-import { HAND_LEDGER_WINDOW, handLedger } from "../test/fixtures/hand-ledger.ts";
-import { loadEvents } from "../test/fixtures/load-events.ts";
-import { buildAnalytics } from "./app.ts";
+import { describe, expect, it } from "vitest";
+import { HAND_LEDGER_WINDOW } from "../test/fixtures/hand-ledger.ts";
+import { useHandLedgerApi } from "../test/fixtures/hand-ledger-api.ts";
 
 // Figures by hand from test/fixtures/hand-ledger.ts, tenant acme: alpha served
 // code three times on the 20th (r1, r2, r3: $0.3, 2 successes); beta served
 // code once ($0.000000000000000001, 1 success) and general once on the 21st
 // ($1.5); gamma only failed an attempt on code.
 
-let clickhouse: TestClickHouse;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  clickhouse = await freshClickHouse();
-  await loadEvents(clickhouse.client, handLedger());
-  app = buildAnalytics({ clickhouse: clickhouse.client, logger: pino({ level: "silent" }) });
-});
-afterAll(async () => {
-  await app.close();
-  await clickhouse.close();
-});
+const api = useHandLedgerApi();
 
 async function brief(vendor: string, query = "") {
-  const response = await app.inject(
-    `/v1/vendors/${vendor}/brief?${HAND_LEDGER_WINDOW}&tenant=acme${query}`,
-  );
+  const response = await api
+    .app()
+    .inject(`/v1/vendors/${vendor}/brief?${HAND_LEDGER_WINDOW}&tenant=acme${query}`);
   expect(response.statusCode, response.body).toBe(200);
   return response;
 }
@@ -152,7 +137,7 @@ describe("GET /v1/vendors/{vendor}/brief", () => {
     ["slo_availability=1.5", "slo_availability"],
     ["quality_floor=high", "quality_floor"],
   ])("answers 400 naming the field for %s", async (query, field) => {
-    const response = await app.inject(`/v1/vendors/alpha/brief?${query}`);
+    const response = await api.app().inject(`/v1/vendors/alpha/brief?${query}`);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error: { code: "invalid_parameter", field } });
   });
