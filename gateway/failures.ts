@@ -123,6 +123,14 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** Why an upstream call was aborted when no headers came within the vendor's first_byte_timeout_ms. */
+export class FirstByteTimeoutError extends Error {
+  override name = "TimeoutError";
+  constructor(milliseconds: number) {
+    super(`no answer began within first_byte_timeout_ms (${milliseconds} ms)`);
+  }
+}
+
 /** Why an upstream call was aborted at the vendor's total_timeout_ms. */
 export class TotalTimeoutError extends Error {
   override name = "TimeoutError";

@@ -1,7 +1,7 @@
 import { type Dispatcher, Pool } from "undici";
 import { AbortEmitter } from "./abort-emitter.ts";
 import type { VendorConfig } from "./config.ts";
-import { TotalTimeoutError } from "./failures.ts";
+import { FirstByteTimeoutError, TotalTimeoutError } from "./failures.ts";
 import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
 import { createVendorAdapter } from "./vendors/registry.ts";
 
@@ -32,16 +32,24 @@ export class Upstream {
 
   /**
    * Sends one attempt. It stops when `clientGone` aborts, rejecting with its
-   * reason (a ClientGoneError), or at total_timeout_ms with a
-   * TotalTimeoutError. One emitter and one timer per attempt, released when
-   * the answer's body closes: AbortSignal.any and AbortSignal.timeout cost
-   * about 25 µs per request in Node 20 (bench/RESULTS.md).
+   * reason (a ClientGoneError), at first_byte_timeout_ms if no headers came
+   * (undici's own headersTimeout, kept as a backstop, fires only to about a
+   * second), or at total_timeout_ms, each with a TimeoutError. One emitter
+   * and two timers per attempt, released when the headers come and when the
+   * body closes: AbortSignal.any and AbortSignal.timeout cost about 25 µs per
+   * request in Node 20 (bench/RESULTS.md).
    */
   async send(request: UpstreamRequest, clientGone: AbortEmitter): Promise<Dispatcher.ResponseData> {
     const attempt = new AbortEmitter();
     const totalMs = this.vendor.total_timeout_ms;
     const timer = setTimeout(() => attempt.abort(new TotalTimeoutError(totalMs)), totalMs);
     timer.unref();
+    const firstByteMs = this.vendor.first_byte_timeout_ms;
+    const firstByteTimer = setTimeout(
+      () => attempt.abort(new FirstByteTimeoutError(firstByteMs)),
+      firstByteMs,
+    );
+    firstByteTimer.unref();
     const abortWithClient = () => attempt.abort(clientGone.reason);
     if (clientGone.aborted) abortWithClient();
     else clientGone.once("abort", abortWithClient);
@@ -57,9 +65,11 @@ export class Upstream {
         body: request.body,
         signal: attempt,
       });
+      clearTimeout(firstByteTimer);
       response.body.once("close", release);
       return response;
     } catch (error) {
+      clearTimeout(firstByteTimer);
       release();
       throw error;
     }

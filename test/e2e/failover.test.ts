@@ -18,6 +18,7 @@ const FAILING = {
   broken: { serverError: 1 },
   overloaded: { overloaded: 1 },
   hanging: { timeout: 1 },
+  "hanging-too": { timeout: 1 },
   "stream-error": { streamError: 1 },
   "stream-cut": { streamCut: 1 },
   trip: { serverError: 1 },
@@ -60,6 +61,8 @@ beforeAll(async () => {
       route("on-503", { vendor: "sim", model: "overloaded" }),
       route("on-refused", { vendor: "down", model: "good" }),
       route("on-first-byte-timeout", { vendor: "slow", model: "hanging" }),
+      // Its own candidate, so its own circuit breaker.
+      route("timed-first-byte", { vendor: "slow", model: "hanging-too" }),
       route("on-stream-error", { vendor: "sim", model: "stream-error" }),
       route("on-stream-cut", { vendor: "sim", model: "stream-cut" }),
       route("on-trip", { vendor: "sim", model: "trip" }),
@@ -84,6 +87,7 @@ beforeAll(async () => {
       { vendor: "sim", model: "good", input: "1", output: "2" },
       ...Object.keys(FAILING).map((model) => ({ vendor: "sim", model, input: "1", output: "2" })),
       { vendor: "slow", model: "hanging", input: "1", output: "2" },
+      { vendor: "slow", model: "hanging-too", input: "1", output: "2" },
       { vendor: "down", model: "good", input: "1", output: "2" },
     ],
   });
@@ -214,6 +218,18 @@ describe("failover per failure kind: exactly the events", () => {
       expect(waits).toEqual([backoff]);
     },
   );
+
+  it("a first-byte timeout fires at its setting (150 ms), not at undici's one-second tick", async () => {
+    await post("timed-first-byte");
+    const waited = sink.events.flatMap((event) =>
+      event.event_type === "attempt_failed" ? [event.latency_ms] : [],
+    );
+    expect(waited).toHaveLength(2);
+    for (const milliseconds of waited) {
+      expect(milliseconds).toBeGreaterThanOrEqual(150);
+      expect(milliseconds).toBeLessThan(900);
+    }
+  });
 
   it("a stream whose first event is an error fails over before the client sees a byte", async () => {
     const response = await post("on-stream-error", true);
