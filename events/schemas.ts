@@ -208,18 +208,13 @@ const qualityName = z
 export const QUALITY_SOURCES = ["human", "eval", "heuristic"] as const;
 
 /**
- * A score is one of three kinds, told apart by `type`. A number carries the
- * range it was scored in, so a 4 out of 5 is never read as a 4 out of 10.
+ * A score within its scale, the scale not empty: checked on the event, and on
+ * the feedback body that becomes one (gateway/feedback.ts).
  */
-export const qualityValue = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("boolean"), boolean: z.boolean() }),
-  z
-    .object({
-      type: z.literal("number"),
-      number: z.number(),
-      minimum: z.number().describe("the lowest score the scale allows"),
-      maximum: z.number().describe("the highest score the scale allows"),
-    })
+export function withinItsScale<
+  T extends z.ZodType<{ number: number; minimum: number; maximum: number }>,
+>(schema: T): T {
+  return schema
     .refine((value) => value.minimum < value.maximum, {
       message: "minimum must be below maximum",
       path: ["minimum"],
@@ -227,7 +222,23 @@ export const qualityValue = z.discriminatedUnion("type", [
     .refine((value) => value.number >= value.minimum && value.number <= value.maximum, {
       message: "number must lie within [minimum, maximum]",
       path: ["number"],
+    });
+}
+
+/**
+ * A score is one of three kinds, told apart by `type`. A number carries the
+ * range it was scored in, so a 4 out of 5 is never read as a 4 out of 10.
+ */
+export const qualityValue = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("boolean"), boolean: z.boolean() }),
+  withinItsScale(
+    z.object({
+      type: z.literal("number"),
+      number: z.number(),
+      minimum: z.number().describe("the lowest score the scale allows"),
+      maximum: z.number().describe("the highest score the scale allows"),
     }),
+  ),
   z.object({ type: z.literal("category"), category: qualityName }),
 ]);
 export type QualityValue = z.infer<typeof qualityValue>;

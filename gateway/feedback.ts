@@ -12,6 +12,7 @@ import {
   type QualityValue,
   qualityScoredV1,
   qualityValue,
+  withinItsScale,
 } from "../events/schemas.ts";
 import type { ApiKeys } from "./auth.ts";
 import { GatewayError } from "./errors.ts";
@@ -32,16 +33,9 @@ const feedbackBody = z.strictObject({
 });
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
-const numberValue = z
-  .strictObject({ number: finite, minimum: finite, maximum: finite })
-  .refine((value) => value.minimum < value.maximum, {
-    message: "minimum must be below maximum",
-    path: ["minimum"],
-  })
-  .refine((value) => value.number >= value.minimum && value.number <= value.maximum, {
-    message: "number must lie within [minimum, maximum]",
-    path: ["number"],
-  });
+const numberValue = withinItsScale(
+  z.strictObject({ number: finite, minimum: finite, maximum: finite }),
+);
 const categoryValue = z.strictObject({ category: qualityValue.options[2].shape.category });
 
 export type FeedbackBody = z.infer<typeof feedbackBody>;

@@ -77,6 +77,13 @@ interface LiteLLMEntry {
   input_cost_per_request?: unknown;
 }
 
+/** Our optional per-token rates and the LiteLLM field each comes from. */
+const LITELLM_OPTIONAL_RATES = [
+  ["cached_input", "cache_read_input_token_cost"],
+  ["cache_write", "cache_creation_input_token_cost"],
+  ["reasoning", "output_cost_per_reasoning_token"],
+] as const;
+
 /**
  * Imports the chat models of one LiteLLM provider (`openai`, `anthropic`,
  * `gemini`, …) as prices of our vendor `vendor`. The model name is LiteLLM's
@@ -106,29 +113,11 @@ export function fromLiteLLMCatalog(
       input: convert(decimalFromFloat(raw.input_cost_per_token), "input", key, result.warnings),
       output: convert(decimalFromFloat(raw.output_cost_per_token), "output", key, result.warnings),
     };
-    if (typeof raw.cache_read_input_token_cost === "number") {
-      price.cached_input = convert(
-        decimalFromFloat(raw.cache_read_input_token_cost),
-        "cached_input",
-        key,
-        result.warnings,
-      );
-    }
-    if (typeof raw.cache_creation_input_token_cost === "number") {
-      price.cache_write = convert(
-        decimalFromFloat(raw.cache_creation_input_token_cost),
-        "cache_write",
-        key,
-        result.warnings,
-      );
-    }
-    if (typeof raw.output_cost_per_reasoning_token === "number") {
-      price.reasoning = convert(
-        decimalFromFloat(raw.output_cost_per_reasoning_token),
-        "reasoning",
-        key,
-        result.warnings,
-      );
+    for (const [field, liteLLMField] of LITELLM_OPTIONAL_RATES) {
+      const perToken = raw[liteLLMField];
+      if (typeof perToken === "number") {
+        price[field] = convert(decimalFromFloat(perToken), field, key, result.warnings);
+      }
     }
     if (typeof raw.input_cost_per_request === "number" && raw.input_cost_per_request > 0) {
       price.per_request = decimalFromFloat(raw.input_cost_per_request);
