@@ -6,10 +6,13 @@ import type { RecordWriter } from "../record-writer.ts";
 
 export interface KafkaBatchSenderOptions {
   /**
-   * kafkajs's own retries of one request before `write` rejects. Default 2:
-   * the caller (a sink's batcher, or the outbox's spool) owns the long retry,
-   * so a broker that is down is noticed in about a second, not never (an
-   * idempotent kafkajs producer otherwise retries forever).
+   * kafkajs's own retries of one request before `write` rejects. Default 4
+   * (about 1.5 s of backoff): enough to ride out a partition leader that is
+   * still being elected (a topic just created answers "not the leader" for a
+   * moment, seen in CI), while the caller (a sink's batcher, or the outbox's
+   * spool) owns the long retry, so a broker that is down is noticed in
+   * seconds, not never (an idempotent kafkajs producer otherwise retries
+   * forever).
    */
   requestRetries?: number;
   /** A `write` that has not been acknowledged by then rejects, and the producer is replaced. Default 30 s. */
@@ -102,7 +105,7 @@ export class KafkaBatchSender implements RecordWriter {
         idempotent: true,
         maxInFlightRequests: 1,
         retry: {
-          retries: this.options.requestRetries ?? 2,
+          retries: this.options.requestRetries ?? 4,
           initialRetryTime: 100,
           maxRetryTime: 1_000,
         },
