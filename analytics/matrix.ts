@@ -7,6 +7,7 @@ import { studentTInterval, wilsonInterval } from "./confidence-intervals.ts";
 import {
   type GroupKey,
   groupColumn,
+  legacyScoresSql,
   type MatrixParameters,
   type Metric,
   qualitySql,
@@ -237,7 +238,9 @@ async function readQuality(
   parameters: MatrixParameters,
   scope: TenantScope,
 ): Promise<Map<string, QualitySummary[]>> {
-  const query = qualitySql(parameters, scope);
+  const legacy = legacyScoresSql(parameters, scope);
+  const withLegacy = (await queryRecords(clickhouse, legacy.sql, legacy.params)).length > 0;
+  const query = qualitySql(parameters, scope, withLegacy);
   const records = await queryRecords<QualityRecord>(clickhouse, query.sql, query.params);
   const byGroup = new Map<string, QualitySummary[]>();
   for (const record of records) {

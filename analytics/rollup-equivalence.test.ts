@@ -12,6 +12,7 @@ import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SwitchboardEvent } from "../events/schemas.ts";
+import { seededRandom } from "../simulator/seeded-random.ts";
 import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { loadEvents } from "../test/fixtures/load-events.ts";
 import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
@@ -27,17 +28,6 @@ const QUANTILES = [
 let clickhouse: TestClickHouse;
 let app: FastifyInstance;
 const requests: Extract<SwitchboardEvent, { event_type: "request_completed" }>[] = [];
-
-/** A small deterministic generator (mulberry32), so a failure reproduces. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const START = Date.parse("2026-11-18T00:00:00.000Z");
 const HOUR = 3_600_000;

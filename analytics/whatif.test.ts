@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
-import { handLedger } from "../test/fixtures/hand-ledger.ts";
+import { handLedger, withScoredRequests } from "../test/fixtures/hand-ledger.ts";
 import { loadEvents } from "../test/fixtures/load-events.ts";
 import { sampleQualityScored } from "../test/fixtures/sample-events.ts";
 import { buildAnalytics } from "./app.ts";
@@ -18,11 +18,14 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   clickhouse = await freshClickHouse();
-  await loadEvents(clickhouse.client, [
-    ...handLedger(),
-    // A helpful score on beta's side too, so the delta has both sides.
-    sampleQualityScored({ request_id: "r4", occurred_at: "2026-11-20T12:00:00.000Z" }),
-  ]);
+  await loadEvents(
+    clickhouse.client,
+    withScoredRequests([
+      ...handLedger(),
+      // A helpful score on beta's side too, so the delta has both sides.
+      sampleQualityScored({ request_id: "r4", occurred_at: "2026-11-20T12:00:00.000Z" }),
+    ]),
+  );
   app = buildAnalytics({ clickhouse: clickhouse.client, logger: pino({ level: "silent" }) });
 });
 afterAll(async () => {

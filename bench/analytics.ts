@@ -107,15 +107,21 @@ async function generate(offset: number, count: number) {
         1, false, 'server_error', 503, toUInt32(20 + h11 % 300)
       FROM ${source} WHERE h7 % 100 < 8`,
   });
-  // One request in a hundred has a thumbs up or down; one in two hundred a 0–5 relevance.
+  // One request in a hundred has a thumbs up or down; one in two hundred a
+  // 0–5 relevance. Each score carries its request as the gateway stamps it
+  // (quality_scored v2): the same time, task, vendor and model as above.
   await clickhouse.command({
     query: `
       INSERT INTO switchboard.quality_scored
-        (event_id, schema_version, occurred_at, tenant_id, request_id, metric, value, source,
-         gold_set_name, gold_set_version, comment)
-      SELECT generateUUIDv7(number), 1,
+        (event_id, schema_version, occurred_at, tenant_id, request_id, request_occurred_at, task,
+         vendor, model, metric, value, source, gold_set_name, gold_set_version, comment)
+      SELECT generateUUIDv7(number), 2,
         fromUnixTimestamp64Milli(${occurredAtMs} + 60000, 'UTC'),
         concat('tenant-', toString(h2 % 20)), concat('bench-', toString(number)),
+        fromUnixTimestamp64Milli(${occurredAtMs}, 'UTC'),
+        arrayElement(${TASKS}, 1 + h3 % 12),
+        arrayElement(${VENDORS}, 1 + h4 % 6) AS vendor_name,
+        concat(vendor_name, if(h5 % 3 = 0, '-large', '-small')),
         if(number % 100 = 0, 'helpful', 'relevance'),
         CAST(tuple(
             if(number % 100 = 0, 'boolean', 'number'),
@@ -194,7 +200,7 @@ if (ONLY !== "export") {
   report("");
   report("| matrix | parameters | rows | calls | p50 ms | p95 ms |");
   report("| --- | --- | --- | --- | --- | --- |");
-  // Every metric but quality: quality joins the raw tables (measured apart below).
+  // Every metric but quality (measured apart below).
   const ROLLUP_METRICS = `metrics=${METRICS.filter((metric) => metric !== "quality").join(",")}`;
   await timeMatrix("vendor × task, all tenants", `group_by=vendor,task&${ROLLUP_METRICS}`, 20);
   await timeMatrix(
@@ -223,7 +229,25 @@ if (ONLY !== "export") {
     `group_by=vendor,task&${ROLLUP_METRICS}&quantile_method=exact`,
     1,
   );
-  await timeMatrix("quality (raw join on request_id)", "group_by=vendor&metrics=quality", 1);
+  // Quality from its hourly rollup (0011) and the edges' raw scores.
+  await timeMatrix(
+    "quality, vendor × task, all tenants",
+    "group_by=vendor,task&metrics=quality",
+    20,
+  );
+  await timeMatrix(
+    "quality, one tenant, model × task",
+    "tenant=tenant-3&group_by=model,task&metrics=quality",
+    20,
+  );
+  await timeMatrix("quality, tenant × vendor", "group_by=tenant,vendor&metrics=quality", 20);
+  await timeMatrix(
+    "every metric with quality, vendor × task",
+    "group_by=vendor,task&metrics=all",
+    20,
+  );
+  // By key the rollup cannot answer: every raw score of the window, with FINAL.
+  await timeMatrix("quality by key (raw scores)", "group_by=key&metrics=quality", 1);
 
   // Reference: the same vendor × task figures straight from the rollup, no edges, no API.
   {

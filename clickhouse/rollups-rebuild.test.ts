@@ -80,7 +80,8 @@ describe("0009: the rollups rebuilt by team", () => {
       values: [attemptBefore0010],
       format: "JSONEachRow",
     });
-    expect(await migrate(clickhouse.client)).toEqual([
+    // 0009, 0010, and whatever came after them.
+    expect((await migrate(clickhouse.client)).slice(0, 2)).toEqual([
       "0009_rollups_by_team.sql",
       "0010_attempts_by_team.sql",
     ]);

@@ -243,23 +243,69 @@ export const qualityValue = z.discriminatedUnion("type", [
 ]);
 export type QualityValue = z.infer<typeof qualityValue>;
 
+const qualityScoredFields = {
+  metric: qualityName.describe("what was scored, e.g. json_valid, helpful, exact_match"),
+  value: qualityValue,
+  source: z.enum(QUALITY_SOURCES).describe("who scored: a person, a gold-set eval, a heuristic"),
+  gold_set_name: identifier.nullable().describe("the gold set an eval score comes from"),
+  gold_set_version: identifier.nullable(),
+  comment: z.string().max(2000).nullable(),
+};
+
+/** A gold set is named by its name and version, both or neither. */
+function goldSetNamedWhole(event: {
+  gold_set_name: string | null;
+  gold_set_version: string | null;
+}) {
+  return (event.gold_set_name === null) === (event.gold_set_version === null);
+}
+const GOLD_SET_HALF_NAMED = {
+  message: "gold_set_name and gold_set_version come together",
+  path: ["gold_set_version"],
+};
+
 /** A quality score for one request; the envelope's request_id is the request scored. */
 export const qualityScoredV1 = z
   .object({
     ...envelope,
     event_type: z.literal("quality_scored"),
     schema_version: z.literal(1),
-    metric: qualityName.describe("what was scored, e.g. json_valid, helpful, exact_match"),
-    value: qualityValue,
-    source: z.enum(QUALITY_SOURCES).describe("who scored: a person, a gold-set eval, a heuristic"),
-    gold_set_name: identifier.nullable().describe("the gold set an eval score comes from"),
-    gold_set_version: identifier.nullable(),
-    comment: z.string().max(2000).nullable(),
+    ...qualityScoredFields,
   })
-  .refine((event) => (event.gold_set_name === null) === (event.gold_set_version === null), {
-    message: "gold_set_name and gold_set_version come together",
-    path: ["gold_set_version"],
-  });
+  .refine(goldSetNamedWhole, GOLD_SET_HALF_NAMED);
+
+const completedFields = requestCompletedV2.shape;
+
+/**
+ * The scored request as its request_completed recorded it. A score carries
+ * these so that scores roll up by vendor, model, task and team, and are
+ * windowed by the request's time, without a join to the requests
+ * (migration 0011). The gateway fills them: from the answer it scored, or
+ * from the request the feedback names (gateway/request-owners.ts).
+ */
+export const scoredRequest = z.object({
+  occurred_at: envelope.occurred_at.describe("the request_completed event's occurred_at"),
+  task: completedFields.task,
+  vendor: completedFields.vendor,
+  model: completedFields.model,
+  key_id: completedFields.key_id,
+  team: completedFields.team,
+  tags: completedFields.tags,
+});
+export type ScoredRequest = z.infer<typeof scoredRequest>;
+
+/** v2: the score carries the request it scores. */
+export const qualityScoredV2 = z
+  .object({
+    ...envelope,
+    event_type: z.literal("quality_scored"),
+    schema_version: z.literal(2),
+    ...qualityScoredFields,
+    scored_request: scoredRequest
+      .nullable()
+      .describe("the request scored; null only on a v1 score, upcast"),
+  })
+  .refine(goldSetNamedWhole, GOLD_SET_HALF_NAMED);
 
 export const BUDGET_SCOPES = ["key", "team"] as const;
 
@@ -286,14 +332,14 @@ export const switchboardEvent = z.discriminatedUnion("event_type", [
   routeDecidedV2,
   attemptFailedV3,
   requestCompletedV2,
-  qualityScoredV1,
+  qualityScoredV2,
   budgetAlertedV1,
 ]);
 
 export type RouteDecided = z.infer<typeof routeDecidedV2>;
 export type AttemptFailed = z.infer<typeof attemptFailedV3>;
 export type RequestCompleted = z.infer<typeof requestCompletedV2>;
-export type QualityScored = z.infer<typeof qualityScoredV1>;
+export type QualityScored = z.infer<typeof qualityScoredV2>;
 export type BudgetAlerted = z.infer<typeof budgetAlertedV1>;
 export type SwitchboardEvent = z.infer<typeof switchboardEvent>;
 export type EventType = SwitchboardEvent["event_type"];
@@ -303,7 +349,7 @@ export const CURRENT_SCHEMAS = {
   route_decided: routeDecidedV2,
   attempt_failed: attemptFailedV3,
   request_completed: requestCompletedV2,
-  quality_scored: qualityScoredV1,
+  quality_scored: qualityScoredV2,
   budget_alerted: budgetAlertedV1,
 } as const;
 
@@ -312,7 +358,7 @@ export const ALL_SCHEMAS = {
   route_decided: { 1: routeDecidedV1, 2: routeDecidedV2 },
   attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2, 3: attemptFailedV3 },
   request_completed: { 1: requestCompletedV1, 2: requestCompletedV2 },
-  quality_scored: { 1: qualityScoredV1 },
+  quality_scored: { 1: qualityScoredV1, 2: qualityScoredV2 },
   budget_alerted: { 1: budgetAlertedV1 },
 } as const;
 

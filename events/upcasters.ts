@@ -55,7 +55,11 @@ const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
       warnings: [],
     }),
   },
-  quality_scored: {},
+  quality_scored: {
+    // v1 scores named only their request: its vendor, model, task and time
+    // are found by joining to the requests (analytics/matrix-query.ts).
+    1: (event) => ({ ...event, schema_version: 2, scored_request: null }),
+  },
   budget_alerted: {},
 };
 

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { QualityScored } from "../events/schemas.ts";
+import type { QualityScored, RequestCompleted } from "../events/schemas.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
 import { buildGateway } from "./app.ts";
@@ -104,20 +104,30 @@ async function scoresOf(response: {
     (event): event is QualityScored =>
       event.event_type === "quality_scored" && event.request_id === requestId,
   );
-  for (const event of events) {
-    expect(event).toMatchObject({
-      tenant_id: "acme",
-      schema_version: 1,
-      source: "heuristic",
-      gold_set_name: null,
-      gold_set_version: null,
-    });
-  }
-  // Published after the request's completion, never before.
+  // Published after the request's completion, never before, and carrying it.
   const completedAt = all.findIndex(
     (event) => event.event_type === "request_completed" && event.request_id === requestId,
   );
   expect(completedAt).toBeGreaterThanOrEqual(0);
+  const completed = all[completedAt] as RequestCompleted;
+  for (const event of events) {
+    expect(event).toMatchObject({
+      tenant_id: "acme",
+      schema_version: 2,
+      source: "heuristic",
+      gold_set_name: null,
+      gold_set_version: null,
+      scored_request: {
+        occurred_at: completed.occurred_at,
+        task: completed.task,
+        vendor: completed.vendor,
+        model: completed.model,
+        key_id: completed.key_id,
+        team: completed.team,
+        tags: completed.tags,
+      },
+    });
+  }
   for (const event of events) expect(all.indexOf(event)).toBeGreaterThan(completedAt);
   return events.map(({ metric, value, comment }) => ({ metric, value, comment }));
 }

@@ -3,7 +3,12 @@
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type QualityScored, qualityScoredV1 } from "../events/schemas.ts";
+import {
+  type QualityScored,
+  qualityScoredV2,
+  type RequestCompleted,
+  type ScoredRequest,
+} from "../events/schemas.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
 import { buildGateway } from "./app.ts";
@@ -19,6 +24,15 @@ const sink = new RecordingSink();
 const lookedUp: { requestId: string; tenantId: string }[] = [];
 // A request "stored in ClickHouse" long ago, which this gateway never served.
 const STORED_REQUEST = "req_0190a1b2c3d47000800000000000abcd";
+const STORED: ScoredRequest = {
+  occurred_at: "2024-07-01T10:00:00.500Z",
+  task: "code",
+  vendor: "sim",
+  model: "good",
+  key_id: "acme",
+  team: "search",
+  tags: ["prod"],
+};
 
 beforeAll(async () => {
   simulator = await startSimulator({ models: [{ id: "good" }] });
@@ -45,7 +59,7 @@ beforeAll(async () => {
     rememberedRequests: 3,
     requestLookup: async (requestId, tenantId) => {
       lookedUp.push({ requestId, tenantId });
-      return requestId === STORED_REQUEST && tenantId === "acme";
+      return requestId === STORED_REQUEST && tenantId === "acme" ? STORED : null;
     },
   });
 });
@@ -87,6 +101,9 @@ const scores = () =>
 describe("POST /v1/feedback", () => {
   it("publishes a human's boolean score as one exact quality_scored event, answered 202", async () => {
     const requestId = await chat();
+    const completed = sink.events.find(
+      (event) => event.event_type === "request_completed",
+    ) as RequestCompleted;
     sink.appended.length = 0;
     const response = await feedback({ request_id: requestId, metric: "helpful", value: true });
     expect(response.statusCode).toBe(202);
@@ -98,17 +115,27 @@ describe("POST /v1/feedback", () => {
         tenant_id: "acme",
         request_id: requestId,
         event_type: "quality_scored",
-        schema_version: 1,
+        schema_version: 2,
         metric: "helpful",
         value: { type: "boolean", boolean: true },
         source: "human",
         gold_set_name: null,
         gold_set_version: null,
         comment: null,
+        // The request as its request_completed said, so the score rolls up without a join.
+        scored_request: {
+          occurred_at: completed.occurred_at,
+          task: "general",
+          vendor: "sim",
+          model: "good",
+          key_id: "acme",
+          team: null,
+          tags: [],
+        },
       },
     ]);
     expect(body).toEqual({ object: "feedback", event_id: body.event_id, request_id: requestId });
-    expect(qualityScoredV1.safeParse(scores()[0]).success).toBe(true);
+    expect(qualityScoredV2.safeParse(scores()[0]).success).toBe(true);
     expect(sink.events).toHaveLength(1);
   });
 
@@ -273,9 +300,9 @@ describe("POST /v1/feedback", () => {
     expect(lookedUp).toEqual([{ requestId: first, tenantId: "acme" }]);
     const stored = await feedback({ request_id: STORED_REQUEST, metric: "helpful", value: true });
     expect(stored.statusCode).toBe(202);
-    expect(scores().map((score) => [score.tenant_id, score.request_id])).toEqual([
-      ["acme", STORED_REQUEST],
-    ]);
+    expect(
+      scores().map((score) => [score.tenant_id, score.request_id, score.scored_request]),
+    ).toEqual([["acme", STORED_REQUEST, STORED]]);
     // An id that is not the gateway's format is never looked up.
     lookedUp.length = 0;
     expect(

@@ -10,8 +10,9 @@ import {
   QUALITY_SOURCES,
   type QualityScored,
   type QualityValue,
-  qualityScoredV1,
+  qualityScoredV2,
   qualityValue,
+  type ScoredRequest,
   withinItsScale,
 } from "../events/schemas.ts";
 import type { ApiKeys } from "./auth.ts";
@@ -20,7 +21,7 @@ import { bearerKeyOf, formatParameterPath } from "./inbound/inbound-api.ts";
 import type { RequestOwners } from "./request-owners.ts";
 
 // The event's own field schemas, so the endpoint and the contract cannot drift apart.
-const eventFields = qualityScoredV1.shape;
+const eventFields = qualityScoredV2.shape;
 
 const feedbackBody = z.strictObject({
   request_id: eventFields.request_id,
@@ -118,9 +119,9 @@ export function feedbackRoute(dependencies: FeedbackDependencies) {
       (Array.isArray(key) ? key[0] : key)?.trim() || bearerKeyOf(request.headers.authorization),
     );
     const feedback = parseFeedback(request.body);
-    let owned: boolean;
+    let scored: ScoredRequest | null;
     try {
-      owned = await dependencies.owners.isOwnedBy(feedback.request_id, caller.tenantId);
+      scored = await dependencies.owners.requestOf(feedback.request_id, caller.tenantId);
     } catch (error) {
       throw new GatewayError(
         "internal_error",
@@ -128,7 +129,7 @@ export function feedbackRoute(dependencies: FeedbackDependencies) {
         { cause: error },
       );
     }
-    if (!owned) {
+    if (!scored) {
       // The same answer for another tenant's request as for none: ids are not disclosed.
       throw new GatewayError(
         "request_not_found",
@@ -142,13 +143,14 @@ export function feedbackRoute(dependencies: FeedbackDependencies) {
       tenant_id: caller.tenantId,
       request_id: feedback.request_id,
       event_type: "quality_scored",
-      schema_version: 1,
+      schema_version: 2,
       metric: feedback.metric,
       value: feedback.value,
       source: feedback.source,
       gold_set_name: feedback.gold_set_name ?? null,
       gold_set_version: feedback.gold_set_version ?? null,
       comment: feedback.comment ?? null,
+      scored_request: scored,
     };
     dependencies.sink.publish(event);
     reply.code(202);

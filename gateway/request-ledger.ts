@@ -45,6 +45,8 @@ const MAX_WARNING_LENGTH = 500;
 export class RequestLedger {
   private attempts = 0;
   private readonly startedAt = performance.now();
+  /** What completed() published, for the scores of the answer that follow it. */
+  private completion: { occurredAt: string; target: RouteTarget | null } | null = null;
 
   constructor(
     private readonly sink: EventSink,
@@ -152,9 +154,11 @@ export class RequestLedger {
         `no price card for ${outcome.target.vendor}/${outcome.target.model} at ${new Date(this.context.requestedAt).toISOString()}: cost recorded as 0`,
       );
     }
+    const occurredAt = eventTime();
+    this.completion = { occurredAt, target: outcome.target };
     this.sink.publish({
       event_id: newEventId(),
-      occurred_at: eventTime(),
+      occurred_at: occurredAt,
       tenant_id: this.context.tenantId,
       request_id: this.context.requestId,
       event_type: "request_completed",
@@ -201,8 +205,23 @@ export class RequestLedger {
     return quote;
   }
 
-  /** The gateway's own scores of the answer (answer-heuristics.ts), as quality_scored events. */
+  /**
+   * The gateway's own scores of the answer (answer-heuristics.ts), as
+   * quality_scored events carrying the request as completed() recorded it.
+   */
   heuristicScores(scores: readonly HeuristicScore[]): void {
+    if (scores.length === 0) return;
+    if (!this.completion) throw new Error("heuristic scores come after the request completed");
+    const { caller } = this.context;
+    const scoredRequest = {
+      occurred_at: this.completion.occurredAt,
+      task: this.context.task,
+      vendor: this.completion.target?.vendor ?? null,
+      model: this.completion.target?.model ?? null,
+      key_id: caller.keyId,
+      team: caller.team,
+      tags: [...caller.tags],
+    };
     for (const score of scores) {
       this.sink.publish({
         event_id: newEventId(),
@@ -210,13 +229,14 @@ export class RequestLedger {
         tenant_id: this.context.tenantId,
         request_id: this.context.requestId,
         event_type: "quality_scored",
-        schema_version: 1,
+        schema_version: 2,
         metric: score.metric,
         value: score.value,
         source: "heuristic",
         gold_set_name: null,
         gold_set_version: null,
         comment: score.comment,
+        scored_request: scoredRequest,
       });
     }
   }

@@ -18,6 +18,17 @@ beforeAll(async () => {
       tenant_id: "acme",
       request_id: requestId,
       occurred_at: "2026-11-20T10:00:01.500Z",
+      task: "code",
+      // A request no vendor answered (refused before routing).
+      status: "error",
+      http_status: 429,
+      error_class: "rate_limited",
+      vendor: null,
+      model: null,
+      response_model: null,
+      key_id: "acme-search",
+      team: null,
+      tags: ["prod", "search"],
     }),
     // Stored three days after the time its id says: outside the window looked at.
     sampleRequestCompleted({
@@ -41,24 +52,49 @@ describe("RequestOwners", () => {
       capacity: 2,
       lookup: async (id) => {
         asked.push(id);
-        return false;
+        return null;
       },
     });
-    const ids = ["a", "b", "c"].map((letter) => `req_${"0".repeat(31)}${letter}`);
-    for (const id of ids) owners.remember(id, "acme");
+    const completions = ["a", "b", "c"].map((letter) =>
+      sampleRequestCompleted({
+        request_id: `req_${"0".repeat(31)}${letter}`,
+        tenant_id: "acme",
+        team: "search",
+        tags: ["prod"],
+      }),
+    );
+    const ids = completions.map((event) => event.request_id);
+    for (const event of completions) owners.remember(event);
     expect(owners.size).toBe(2);
-    expect(await owners.isOwnedBy(ids[2] as string, "acme")).toBe(true);
-    expect(await owners.isOwnedBy(ids[2] as string, "globex")).toBe(false);
+    expect(await owners.requestOf(ids[2] as string, "acme")).toEqual({
+      occurred_at: "2026-11-20T10:00:00.123Z",
+      task: "general",
+      vendor: "alpha",
+      model: "sim-small",
+      key_id: "acme-prod",
+      team: "search",
+      tags: ["prod"],
+    });
+    expect(await owners.requestOf(ids[2] as string, "globex")).toBeNull();
     expect(asked).toEqual([]);
-    expect(await owners.isOwnedBy(ids[0] as string, "acme")).toBe(false);
+    expect(await owners.requestOf(ids[0] as string, "acme")).toBeNull();
     expect(asked).toEqual([ids[0]]);
   });
 
   it("finds a stored request by tenant and by the time in its id (chDB)", async () => {
     const lookup = clickhouseRequestLookup(clickhouse.client);
-    expect(await lookup(requestId, "acme")).toBe(true);
-    expect(await lookup(requestId, "globex")).toBe(false);
-    expect(await lookup(skewed, "acme")).toBe(false);
-    expect(await lookup("req_unknown", "acme")).toBe(false);
+    // As stored: '' for the null vendor, model, key and team given back as null.
+    expect(await lookup(requestId, "acme")).toEqual({
+      occurred_at: "2026-11-20T10:00:01.500Z",
+      task: "code",
+      vendor: null,
+      model: null,
+      key_id: "acme-search",
+      team: null,
+      tags: ["prod", "search"],
+    });
+    expect(await lookup(requestId, "globex")).toBeNull();
+    expect(await lookup(skewed, "acme")).toBeNull();
+    expect(await lookup("req_unknown", "acme")).toBeNull();
   });
 });

@@ -1,5 +1,8 @@
 // Which tenant a request id belongs to, so POST /v1/feedback scores only the
-// caller's own requests. Two places, nearest first:
+// caller's own requests, and what its request_completed recorded (time,
+// task, vendor, model, key, team, tags), which the score carries so scores
+// roll up without a join (events/schemas.ts: scored_request). Two places,
+// nearest first:
 //   1. memory: the ids of the last `capacity` requests this gateway completed
 //      (request_completed events as they are published), oldest forgotten first;
 //   2. ClickHouse, when the gateway has it (`switchboard all`, or a gateway with
@@ -11,6 +14,7 @@
 // restart, is found only once ingest has stored it (ClickHouse), and not at all
 // by a gateway without ClickHouse; a request still streaming has not completed.
 import type { EventSink } from "../eventlog/ports.ts";
+import type { RequestCompleted, ScoredRequest } from "../events/schemas.ts";
 
 /** The one ClickHouse call the lookup needs, so the gateway does not import clickhouse/. */
 export interface RequestLookupClient {
@@ -21,8 +25,29 @@ export interface RequestLookupClient {
   }): Promise<{ json<T>(): Promise<T[]> }>;
 }
 
-/** Whether `tenantId` owns `requestId` per the stored events. */
-export type StoredRequestLookup = (requestId: string, tenantId: string) => Promise<boolean>;
+/** The request as stored when `tenantId` owns `requestId`, else null. */
+export type StoredRequestLookup = (
+  requestId: string,
+  tenantId: string,
+) => Promise<ScoredRequest | null>;
+
+interface KnownRequest {
+  tenantId: string;
+  request: ScoredRequest;
+}
+
+/** What a score of this completed request carries. */
+export function scoredRequestOf(event: RequestCompleted): ScoredRequest {
+  return {
+    occurred_at: event.occurred_at,
+    task: event.task,
+    vendor: event.vendor,
+    model: event.model,
+    key_id: event.key_id,
+    team: event.team,
+    tags: event.tags,
+  };
+}
 
 export const DEFAULT_REMEMBERED_REQUESTS = 100_000;
 
@@ -41,7 +66,7 @@ export function requestIdTime(requestId: string): number | null {
 
 export class RequestOwners {
   // A Map keeps insertion order: the first key is the oldest.
-  private readonly tenantByRequest = new Map<string, string>();
+  private readonly known = new Map<string, KnownRequest>();
 
   constructor(
     private readonly options: {
@@ -52,23 +77,28 @@ export class RequestOwners {
   ) {}
 
   get size(): number {
-    return this.tenantByRequest.size;
+    return this.known.size;
   }
 
-  remember(requestId: string, tenantId: string): void {
+  remember(event: RequestCompleted): void {
     const capacity = this.options.capacity ?? DEFAULT_REMEMBERED_REQUESTS;
-    if (this.tenantByRequest.size >= capacity && !this.tenantByRequest.has(requestId)) {
-      const oldest = this.tenantByRequest.keys().next().value;
-      if (oldest !== undefined) this.tenantByRequest.delete(oldest);
+    if (this.known.size >= capacity && !this.known.has(event.request_id)) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
     }
-    this.tenantByRequest.set(requestId, tenantId);
+    this.known.set(event.request_id, {
+      tenantId: event.tenant_id,
+      request: scoredRequestOf(event),
+    });
   }
 
-  /** True when the request completed under this tenant; another tenant's request is false. */
-  async isOwnedBy(requestId: string, tenantId: string): Promise<boolean> {
-    const remembered = this.tenantByRequest.get(requestId);
-    if (remembered !== undefined) return remembered === tenantId;
-    if (!this.options.lookup || requestIdTime(requestId) === null) return false;
+  /** The request when it completed under this tenant; null for none, or another tenant's. */
+  async requestOf(requestId: string, tenantId: string): Promise<ScoredRequest | null> {
+    const remembered = this.known.get(requestId);
+    if (remembered !== undefined) {
+      return remembered.tenantId === tenantId ? remembered.request : null;
+    }
+    if (!this.options.lookup || requestIdTime(requestId) === null) return null;
     return this.options.lookup(requestId, tenantId);
   }
 }
@@ -78,13 +108,25 @@ function clickhouseTime(epochMs: number): string {
   return new Date(epochMs).toISOString().replace("T", " ").replace("Z", "");
 }
 
+interface StoredRequestRow {
+  occurred_at_ms: string;
+  task: string;
+  vendor: string;
+  model: string;
+  key_id: string;
+  team: string;
+  tags: string[];
+}
+
 /** Looks a request up in switchboard.request_completed, bounded by tenant and time (the sorting key). */
 export function clickhouseRequestLookup(client: RequestLookupClient): StoredRequestLookup {
   return async (requestId, tenantId) => {
     const startedAt = requestIdTime(requestId);
-    if (startedAt === null) return false;
+    if (startedAt === null) return null;
     const result = await client.query({
-      query: `SELECT 1 AS found FROM switchboard.request_completed
+      query: `SELECT toUnixTimestamp64Milli(occurred_at) AS occurred_at_ms, task, vendor, model,
+                     key_id, team, tags
+              FROM switchboard.request_completed
               WHERE tenant_id = {tenant:String}
                 AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
                 AND request_id = {request:String}
@@ -97,19 +139,29 @@ export function clickhouseRequestLookup(client: RequestLookupClient): StoredRequ
       },
       format: "JSONEachRow",
     });
-    return (await result.json<{ found: number }>()).length > 0;
+    const [row] = await result.json<StoredRequestRow>();
+    if (!row) return null;
+    // The table keeps '' for a request_completed's null vendor, model, key and team.
+    return {
+      occurred_at: new Date(Number(row.occurred_at_ms)).toISOString(),
+      task: row.task,
+      vendor: row.vendor || null,
+      model: row.model || null,
+      key_id: row.key_id || null,
+      team: row.team || null,
+      tags: row.tags,
+    };
   };
 }
 
 /**
- * The gateway's sink, remembering the request id and tenant of every
- * request_completed it publishes: one comparison and one Map write per event.
+ * The gateway's sink, remembering every request_completed it publishes:
+ * one comparison, one small object and one Map write per event.
  */
 export function rememberingCompletions(sink: EventSink, owners: RequestOwners): EventSink {
   return {
     publish(event) {
-      if (event.event_type === "request_completed")
-        owners.remember(event.request_id, event.tenant_id);
+      if (event.event_type === "request_completed") owners.remember(event);
       sink.publish(event);
     },
     append: (topic, key, value) => sink.append(topic, key, value),

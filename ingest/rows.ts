@@ -13,8 +13,9 @@ export const TABLE_FOR_EVENT: Record<EventType, string> = {
  * An event as a table row. Columns mirror the event fields one to one; the
  * only changes are envelope fields the table does not keep (event_type lives in
  * the table name), nullable grouping fields stored as '' (vendor, model, key,
- * team), and candidates' scores kept in their own column beside the
- * candidates (migration 0008).
+ * team), candidates' scores kept in their own column beside the
+ * candidates (migration 0008), and a score's scored request spread into
+ * columns (migration 0011).
  */
 export function toRow(event: SwitchboardEvent): Record<string, unknown> {
   const { event_type: _eventType, ...row } = event;
@@ -35,6 +36,22 @@ export function toRow(event: SwitchboardEvent): Record<string, unknown> {
       ...row,
       candidates: event.candidates.map(({ score: _score, ...candidate }) => candidate),
       candidate_scores: event.candidates.map((candidate) => candidate.score),
+    };
+  }
+  if (event.event_type === "quality_scored") {
+    // The scored request's fields as columns of their own, for the rollup
+    // (migration 0011); none on a score upcast from v1.
+    const { event_type: _type, scored_request: scored, ...score } = event;
+    if (!scored) return score;
+    return {
+      ...score,
+      request_occurred_at: scored.occurred_at,
+      task: scored.task,
+      vendor: scored.vendor ?? "",
+      model: scored.model ?? "",
+      key_id: scored.key_id ?? "",
+      team: scored.team ?? "",
+      tags: scored.tags,
     };
   }
   return row;
