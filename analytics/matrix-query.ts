@@ -435,13 +435,56 @@ function bindRanges(params: Record<string, unknown>, name: string, [head, tail]:
 }
 
 /**
+ * Which pair of rollups answers a matrix: the fewer rows (and t-digests) to
+ * merge, the faster. An admin's matrix across all tenants reads the ones kept
+ * without tenant_id (0007, rebuilt with team by 0009); a matrix by tenant,
+ * vendor and model alone the per-tenant ones without task and team (0012);
+ * any other the full per-tenant ones. `dimensions` selects the usual five
+ * columns from each, '' for those it does not keep.
+ */
+function rollupFor(parameters: MatrixParameters, scope: TenantScope) {
+  const allTenants =
+    scope.tenants === "all" && !parameters.filters.tenant && !parameters.groupBy.includes("tenant");
+  if (allTenants) {
+    return {
+      daily: "switchboard.usage_daily_all_tenants",
+      hourly: "switchboard.usage_hourly_all_tenants",
+      dimensions: "'' AS tenant_id, vendor, model, task, team",
+    };
+  }
+  const used = [
+    ...parameters.groupBy,
+    ...DIMENSIONS.filter((dimension) => parameters.filters[dimension]),
+  ];
+  if (used.every((key) => TENANT_VENDOR_MODEL_KEYS.includes(key))) {
+    return {
+      daily: "switchboard.usage_daily_by_tenant",
+      hourly: "switchboard.usage_hourly_by_tenant",
+      dimensions: "tenant_id, vendor, model, '' AS task, '' AS team",
+    };
+  }
+  return {
+    daily: "switchboard.usage_daily",
+    hourly: "switchboard.usage_hourly",
+    dimensions: "tenant_id, vendor, model, task, team",
+  };
+}
+
+/** What usage_*_by_tenant can group and filter by. */
+const TENANT_VENDOR_MODEL_KEYS: readonly GroupKey[] = [
+  "tenant",
+  "vendor",
+  "model",
+  ...TIME_BUCKETS,
+];
+
+/**
  * The matrix from the rollups: whole days from the daily rollup, whole hours
  * from the hourly one, and for the partial hours at the window's edges the
  * same aggregate states computed from the raw events; all merged with -Merge.
- * Counts and money are exact; quantiles are merged t-digests. An admin's
- * matrix across all tenants reads the rollups kept without tenant_id
- * (0007_all_tenants_rollups.sql, rebuilt with team by 0009), which hold
- * twenty-fold fewer digests. Not for key or tag (readsRawOnly).
+ * Counts and money are exact; quantiles are merged t-digests. The rollups
+ * read are the smallest that hold the matrix's keys (rollupFor). Not for
+ * key or tag (readsRawOnly).
  */
 export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope): BoundQuery {
   const params: Record<string, unknown> = {};
@@ -450,15 +493,7 @@ export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope
   Object.assign(params, { days_from: tiers.days[0], days_to: tiers.days[1] });
   bindRanges(params, "hours", tiers.hours);
   bindRanges(params, "raw", tiers.raw);
-  const allTenants =
-    scope.tenants === "all" && !parameters.filters.tenant && !parameters.groupBy.includes("tenant");
-  const [daily, hourly, tenantColumn] = allTenants
-    ? [
-        "switchboard.usage_daily_all_tenants",
-        "switchboard.usage_hourly_all_tenants",
-        "'' AS tenant_id",
-      ]
-    : ["switchboard.usage_daily", "switchboard.usage_hourly", "tenant_id"];
+  const rollup = rollupFor(parameters, scope);
   const states = ROLLUP_STATES.filter(
     (state) => !state.neededFor || state.neededFor(parameters.metrics),
   );
@@ -479,12 +514,12 @@ export function rollupMatrixSql(parameters: MatrixParameters, scope: TenantScope
     SELECT ${group.select},
       ${[...states.map((state) => `${state.merge} AS ${state.column}`), ...skipped].join(",\n      ")}
     FROM (
-      SELECT day AS hour, ${tenantColumn}, vendor, model, task, team, ${stateColumns}
-      FROM ${daily}
+      SELECT day AS hour, ${rollup.dimensions}, ${stateColumns}
+      FROM ${rollup.daily}
       WHERE day >= {days_from:DateTime('UTC')} AND day < {days_to:DateTime('UTC')}${filters}
       UNION ALL
-      SELECT hour, ${tenantColumn}, vendor, model, task, team, ${stateColumns}
-      FROM ${hourly}
+      SELECT hour, ${rollup.dimensions}, ${stateColumns}
+      FROM ${rollup.hourly}
       WHERE ${rangeSql("hour", "DateTime('UTC')", "hours")}${filters}
       UNION ALL
       SELECT hour, tenant_id, vendor, model, task, team,

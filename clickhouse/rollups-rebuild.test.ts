@@ -36,10 +36,10 @@ const ROLLUPS = [
   ["usage_daily_all_tenants", "''"],
 ] as const;
 
-async function rollupByTeam(table: string, tenant: string) {
+async function rollupByTeam(table: string, tenant: string, team = "team") {
   return queryRows<Record<string, string>>(
     clickhouse.client,
-    `SELECT ${tenant} AS tenant, team, countMerge(requests) AS requests,
+    `SELECT ${tenant} AS tenant, ${team} AS team, countMerge(requests) AS requests,
             countMerge(failed_attempts) AS failed_attempts,
             countMerge(unpriced_requests) AS unpriced,
             toString(sumMerge(cost_usd)) AS cost, toString(sumMerge(list_cost_usd)) AS list,
@@ -114,6 +114,22 @@ describe("0009: the rollups rebuilt by team", () => {
           requests: "2",
           failed_attempts: "1",
           unpriced: "0",
+          cost: "0.3",
+          list: "0.375",
+          reasoning: "7",
+        },
+      ]);
+    }
+    // 0012's per-tenant rollups without task and team fold in the same
+    // events: those usage_hourly held when it ran and those after.
+    for (const table of ["usage_hourly_by_tenant", "usage_daily_by_tenant"]) {
+      expect(await rollupByTeam(table, "tenant_id", "''"), table).toEqual([
+        {
+          tenant: "acme",
+          team: "",
+          requests: "3",
+          failed_attempts: "2",
+          unpriced: "1",
           cost: "0.3",
           list: "0.375",
           reasoning: "7",
