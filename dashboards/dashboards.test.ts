@@ -4,12 +4,22 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import type { LogRecord } from "../eventlog/ports.ts";
-import type { AttemptFailed, RequestCompleted, SwitchboardEvent } from "../events/schemas.ts";
+import type {
+  AttemptFailed,
+  QualityScored,
+  RequestCompleted,
+  SwitchboardEvent,
+} from "../events/schemas.ts";
 import { topicFor } from "../events/topics.ts";
 import { EventLoader } from "../ingest/loader.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
-import { sampleAttemptFailed, sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
+import {
+  sampleAttemptFailed,
+  sampleQualityScored,
+  sampleRequestCompleted,
+  scoredRequestOf,
+} from "../test/fixtures/sample-events.ts";
 import {
   ALL_VALUES,
   expandGrafanaMacros,
@@ -296,6 +306,76 @@ const EVENTS: SwitchboardEvent[] = [
   failed("2026-11-20T12:00:00.000Z", { vendor: "alpha" }), // just after the range
 ];
 
+/** The request of EVENTS made at that time. */
+function requestAt(occurredAt: string): RequestCompleted {
+  const found = EVENTS.find(
+    (event): event is RequestCompleted =>
+      event.event_type === "request_completed" && event.occurred_at === occurredAt,
+  );
+  if (!found) throw new Error(`no request at ${occurredAt} in EVENTS`);
+  return found;
+}
+
+/**
+ * A score of the request made at `requestOccurredAt`, given at `givenAt`: the
+ * two differ so that a panel windowing by the score's time gets other numbers.
+ */
+function scored(
+  requestOccurredAt: string,
+  givenAt: string,
+  overrides: Partial<QualityScored>,
+): QualityScored {
+  const request = requestAt(requestOccurredAt);
+  return sampleQualityScored({
+    occurred_at: givenAt,
+    tenant_id: request.tenant_id,
+    request_id: request.request_id,
+    scored_request: scoredRequestOf(request),
+    ...overrides,
+  });
+}
+
+const helpful = (boolean: boolean) =>
+  ({ metric: "helpful", value: { type: "boolean", boolean } }) as const;
+const rating = (number: number, minimum = 1, maximum = 5) =>
+  ({
+    metric: "rating",
+    source: "eval",
+    value: { type: "number", number, minimum, maximum },
+  }) as const;
+
+const SCORES: QualityScored[] = [
+  // alpha, helpful
+  scored("2026-11-20T10:05:00.000Z", "2026-11-20T10:06:00.000Z", helpful(true)),
+  scored("2026-11-20T10:40:00.000Z", "2026-11-20T10:41:00.000Z", helpful(false)),
+  // Given after the range, of a request in it (in the partial hour 11:00–11:15 of a range to 11:14:59.999).
+  scored("2026-11-20T11:10:00.000Z", "2026-11-20T12:30:00.000Z", helpful(true)),
+  scored("2026-11-20T11:59:59.999Z", "2026-11-20T12:05:00.000Z", helpful(true)),
+  // Given in the range (in the partial hour 09:30–10:00 of a range from 09:30),
+  // of a request before it: false, so that windowing by the score's time shows.
+  scored("2026-11-20T08:59:59.999Z", "2026-11-20T09:45:00.000Z", helpful(false)),
+  // alpha, rating: two scales, never averaged together
+  scored("2026-11-20T10:05:00.000Z", "2026-11-20T10:07:00.000Z", rating(4)),
+  scored("2026-11-20T10:40:00.000Z", "2026-11-20T10:42:00.000Z", rating(5)),
+  scored("2026-11-20T11:10:00.000Z", "2026-11-20T11:11:00.000Z", rating(3)),
+  scored("2026-11-20T10:50:00.000Z", "2026-11-20T10:51:00.000Z", rating(7, 0, 10)),
+  // beta
+  scored("2026-11-20T10:15:00.000Z", "2026-11-20T10:20:00.000Z", helpful(true)),
+  scored("2026-11-20T11:30:00.000Z", "2026-11-20T11:31:00.000Z", rating(2)),
+  scored("2026-11-20T10:20:00.000Z", "2026-11-20T10:25:00.000Z", helpful(false)), // globex
+  // Left out: a category, the request no vendor was tried for, and a legacy
+  // score, which carries no request.
+  scored("2026-11-20T11:10:00.000Z", "2026-11-20T11:12:00.000Z", {
+    metric: "tone",
+    value: { type: "category", category: "formal" },
+  }),
+  scored("2026-11-20T10:30:00.000Z", "2026-11-20T10:31:00.000Z", helpful(true)),
+  scored("2026-11-20T10:50:00.000Z", "2026-11-20T10:52:00.000Z", {
+    ...helpful(true),
+    scored_request: null,
+  }),
+];
+
 function asLogRecords(events: SwitchboardEvent[]): LogRecord[] {
   return events.map((event, offset) => ({
     topic: topicFor(event.event_type),
@@ -313,7 +393,7 @@ let clickhouse: TestClickHouse;
 beforeAll(async () => {
   clickhouse = await freshClickHouse();
   const loader = new EventLoader(clickhouse.client, new RecordingSink());
-  const records = asLogRecords(EVENTS);
+  const records = asLogRecords([...EVENTS, ...SCORES]);
   const stored = await loader.store(records);
   expect(stored.deadLetters).toBe(0);
   // Delivered twice, as the log may: panels that forget FINAL count double.
@@ -640,9 +720,71 @@ describe("procurement overview numbers", () => {
     ]);
   });
 
-  it("every panel reads the hourly rollup for whole hours", () => {
+  /** One row of the quality panel, in its column order. */
+  const qualityRow = (
+    vendor: string,
+    metric: string,
+    scale: string,
+    scores: string,
+    share_true: number | null,
+    mean: number | null,
+  ) => ({ vendor, metric, scale, scores, share_true, mean });
+
+  it("quality by vendor: scores and means by the scored request's time, per scale", async () => {
+    expect(await runPanel(file, "Quality by vendor")).toEqual([
+      // 10:05 true, 10:40 false, 11:10 true (given at 12:30), 11:59:59.999 true;
+      // not the request of 08:59:59.999, scored at 09:45, nor the legacy score.
+      qualityRow("alpha", "helpful", "true/false", "4", 0.75, null),
+      qualityRow("alpha", "rating", "0 to 10", "1", null, 7),
+      // (4 + 5 + 3) / 3
+      qualityRow("alpha", "rating", "1 to 5", "3", null, 4),
+      // acme's true and globex's false
+      qualityRow("beta", "helpful", "true/false", "2", 0.5, null),
+      qualityRow("beta", "rating", "1 to 5", "1", null, 2),
+    ]);
+    expect(await runPanel(file, "Quality by vendor", { tenant: ["globex"] })).toEqual([
+      qualityRow("beta", "helpful", "true/false", "1", 0, null),
+    ]);
+  });
+
+  it("quality by vendor, ranges not on the hour: the requests' partial hours from the raw scores", async () => {
+    // 09:30 to 11:14:59.999: the requests of 10:xx from the rollup, the one of
+    // 11:10 from the raw scores. Out: the requests of 08:59:59.999 (scored at
+    // 09:45, inside the range), 11:30 and 11:59:59.999.
+    const morning: TimeRange = {
+      from: new Date("2026-11-20T09:30:00.000Z"),
+      to: new Date("2026-11-20T11:14:59.999Z"),
+      intervalSeconds: 3600,
+    };
+    expect(await runPanel(file, "Quality by vendor", {}, morning)).toEqual([
+      // 10:05 true, 10:40 false, 11:10 true (given at 12:30, after the range)
+      qualityRow("alpha", "helpful", "true/false", "3", 2 / 3, null),
+      qualityRow("alpha", "rating", "0 to 10", "1", null, 7),
+      // (4 + 5 + 3 at 11:10) / 3
+      qualityRow("alpha", "rating", "1 to 5", "3", null, 4),
+      qualityRow("beta", "helpful", "true/false", "2", 0.5, null),
+    ]);
+    // 10:10 to 11:59:59.999: 10:10–11:00 from the raw scores, where globex's
+    // score is, and 11:00–12:00 from the rollup. Out: the request of 10:05.
+    const later: TimeRange = {
+      from: new Date("2026-11-20T10:10:00.000Z"),
+      to: new Date("2026-11-20T11:59:59.999Z"),
+      intervalSeconds: 3600,
+    };
+    expect(await runPanel(file, "Quality by vendor", { tenant: ["acme"] }, later)).toEqual([
+      // 10:40 false, 11:10 true, 11:59:59.999 true
+      qualityRow("alpha", "helpful", "true/false", "3", 2 / 3, null),
+      qualityRow("alpha", "rating", "0 to 10", "1", null, 7),
+      // (5 + 3) / 2
+      qualityRow("alpha", "rating", "1 to 5", "2", null, 4),
+      qualityRow("beta", "helpful", "true/false", "1", 1, null),
+      qualityRow("beta", "rating", "1 to 5", "1", null, 2),
+    ]);
+  });
+
+  it("every panel reads an hourly rollup for whole hours", () => {
     for (const { panel, sql } of panelQueries) {
-      expect(sql, `panel "${panel.title}"`).toContain("FROM switchboard.usage_hourly");
+      expect(sql, `panel "${panel.title}"`).toMatch(/FROM switchboard\.(usage|quality)_hourly\b/);
     }
   });
 });
