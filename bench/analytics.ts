@@ -178,16 +178,16 @@ function percentile(sorted: number[], level: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(level * sorted.length) - 1)] as number;
 }
 
-async function timeMatrix(label: string, query: string, runs: number) {
+async function timeMatrix(label: string, query: string, runs: number, path = "/v1/matrix") {
   const times: number[] = [];
   let rows = 0;
   const warmUps = runs > 1 ? 2 : 0;
   for (let run = 0; run < runs + warmUps; run += 1) {
     const started = performance.now();
-    const response = await app.inject(`/v1/matrix?${WINDOW}&${query}`);
+    const response = await app.inject(`${path}?${WINDOW}&${query}`);
     const elapsed = performance.now() - started;
     if (response.statusCode !== 200) throw new Error(`${label}: ${response.body}`);
-    rows = response.json().rows.length;
+    rows = path === "/v1/matrix" ? response.json().rows.length : response.body.length;
     if (run >= warmUps) times.push(elapsed);
   }
   times.sort((a, b) => a - b);
@@ -214,7 +214,7 @@ if (ONLY !== "export") {
     20,
   );
   await timeMatrix(
-    "tenant × vendor (per-tenant rollups)",
+    "tenant × vendor (rollups by tenant, vendor and model, 0012)",
     `group_by=tenant,vendor&${ROLLUP_METRICS}`,
     20,
   );
@@ -246,6 +246,10 @@ if (ONLY !== "export") {
     "group_by=vendor,task&metrics=all",
     20,
   );
+  // The vendor brief: three matrices (by day, by candidate with quality, by
+  // vendor) and the failed attempts; "rows" here is the answer's length in characters.
+  await timeMatrix("vendor brief, JSON", "format=json", 10, "/v1/vendors/openai/brief");
+  await timeMatrix("vendor brief, printable HTML", "format=html", 10, "/v1/vendors/openai/brief");
   // By key the rollup cannot answer: every raw score of the window, with FINAL.
   await timeMatrix("quality by key (raw scores)", "group_by=key&metrics=quality", 1);
 
