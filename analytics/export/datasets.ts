@@ -42,11 +42,14 @@ export const EXPORT_DATASETS = {
   },
   quality: {
     table: "switchboard.quality_scored",
-    // The value tuple flattened, so every warehouse reads it without struct support.
+    // The value tuple flattened, so every warehouse reads it without struct
+    // support; then the scored request (quality_scored v2; null and '' for a
+    // score stored without one), so scores join nothing to be grouped.
     columns: `toString(event_id) AS event_id, schema_version, occurred_at, ingested_at, tenant_id,
       request_id, metric, value.type AS value_type, value.boolean AS value_boolean,
       value.number AS value_number, value.minimum AS value_minimum, value.maximum AS value_maximum,
-      value.category AS value_category, source, gold_set_name, gold_set_version, comment`,
+      value.category AS value_category, source, gold_set_name, gold_set_version, comment,
+      request_occurred_at, task, vendor, model, key_id, team, tags`,
   },
   focus: {
     table: "switchboard.request_completed",

@@ -196,7 +196,7 @@ describe("GET /v1/export/{dataset}", () => {
     expect(lines).toHaveLength(expected);
   });
 
-  it("flattens quality scores so any warehouse reads them", async () => {
+  it("flattens quality scores, with the request each scores, so any warehouse reads them", async () => {
     const response = await get("/v1/export/quality?format=ndjson&tenant=acme");
     const relevance = response.body
       .trim()
@@ -213,6 +213,14 @@ describe("GET /v1/export/{dataset}", () => {
       source: "eval",
       gold_set_name: "support",
       gold_set_version: "v1",
+      // r1 as its request_completed recorded it.
+      request_occurred_at: "2026-11-20T10:05:00.000Z",
+      task: "code",
+      vendor: "alpha",
+      model: "m1",
+      key_id: "acme-search",
+      team: "search",
+      tags: ["prod", "search"],
     });
   });
 
