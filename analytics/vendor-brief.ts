@@ -6,7 +6,7 @@ import type { ClickHouseClient } from "../clickhouse/client.ts";
 import { formatDecimal, parseDecimal, scaleFactor } from "../events/money.ts";
 import type { TenantScope } from "./access.ts";
 import { type MatrixRow, type QualitySummary, readMatrix } from "./matrix.ts";
-import { filterSql, type MatrixParameters, METRICS } from "./matrix-query.ts";
+import { filterSql, type MatrixParameters, type Metric } from "./matrix-query.ts";
 import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
 import {
   EMPTY_SLO_CONFIG,
@@ -67,19 +67,46 @@ export type BriefParameters = z.output<typeof briefParameters>;
 
 type Row = MatrixRow & { vendor: string; model: string; task: string };
 
+/**
+ * A matrix of the brief's window. Each asks only for the metrics the brief
+ * reads from it: a quantile or quality not asked for is never merged, and
+ * merging t-digests is most of what a matrix costs.
+ */
 function parameters(
   window: { from: Date; to: Date },
   groupBy: MatrixParameters["groupBy"],
+  metrics: Metric[],
 ): MatrixParameters {
   return {
     ...window,
     groupBy,
     filters: {},
-    metrics: [...METRICS],
+    metrics,
     quantileMethod: "t-digest",
     qualitySources: undefined,
   };
 }
+
+/** What the per-task rows and their best alternatives show. */
+const CANDIDATE_METRICS: Metric[] = [
+  "requests",
+  "succeeded",
+  "cost_usd",
+  "cost_per_success_usd",
+  "success_rate",
+  "latency_ms_p95",
+  "ttft_ms_p95",
+  "quality",
+];
+
+/** What the service levels are computed from (sloResults). */
+const SLO_METRICS: Metric[] = [
+  "requests",
+  "succeeded",
+  "failed_attempts",
+  "success_rate",
+  "ttft_ms_p95",
+];
 
 function qualityMean(row: MatrixRow, metric: string | undefined): number | null {
   if (!metric) return null;
@@ -147,13 +174,17 @@ export async function readVendorBrief(
   sloConfig: SloConfig = EMPTY_SLO_CONFIG,
 ) {
   const window = resolveWindow(parameters_);
-  const byDay = await readMatrix(clickhouse, parameters(window, ["day", "vendor"]), scope);
-  const byCandidate = await readMatrix(
+  const byDay = await readMatrix(
     clickhouse,
-    parameters(window, ["vendor", "model", "task"]),
+    parameters(window, ["day", "vendor"], ["requests", "cost_usd"]),
     scope,
   );
-  const byVendor = await readMatrix(clickhouse, parameters(window, ["vendor"]), scope);
+  const byCandidate = await readMatrix(
+    clickhouse,
+    parameters(window, ["vendor", "model", "task"], CANDIDATE_METRICS),
+    scope,
+  );
+  const byVendor = await readMatrix(clickhouse, parameters(window, ["vendor"], SLO_METRICS), scope);
 
   // Spend and share over time.
   const days = [...new Set(byDay.rows.map((row) => String(row.day)))].sort();
@@ -255,13 +286,12 @@ export async function readVendorBrief(
     const scoped = await readMatrix(
       clickhouse,
       {
-        ...parameters(window, ["vendor"]),
+        ...parameters(window, ["vendor"], SLO_METRICS),
         filters: {
           vendor: [vendor],
           ...(sloScope.model ? { model: [sloScope.model] } : {}),
           ...(sloScope.task ? { task: [sloScope.task] } : {}),
         },
-        metrics: ["requests", "succeeded", "failed_attempts", "success_rate", "ttft_ms_p95"],
       },
       scope,
     );
