@@ -582,6 +582,10 @@ export function totalsSql(parameters: MatrixParameters, scope: TenantScope): Bou
  */
 export const SCORE_CLOCK_SKEW_ALLOWANCE = "INTERVAL 1 HOUR";
 
+/** The scores of the window's requests, by the time of the request scored. */
+const SCORED_REQUEST_WINDOW =
+  "request_occurred_at >= {window_from:DateTime64(3, 'UTC')} AND request_occurred_at < {window_to:DateTime64(3, 'UTC')}";
+
 /** The kind of a score, as the quality rollup keys it: a scale 0 and a category '' where they do not apply. */
 const SCORE_KIND_COLUMNS = `value.type AS type,
              if(type = 'number', assumeNotNull(value.minimum), 0) AS minimum,
@@ -670,7 +674,7 @@ export function qualitySql(
   const tagColumn = explodeTags ? ` ${TAG_EXPRESSION} AS tag,` : "";
   const sources: string[] = [];
 
-  let rawWindow = EVENT_WINDOW.replaceAll("occurred_at", "request_occurred_at");
+  let rawWindow = SCORED_REQUEST_WINDOW;
   if (!rawOnly) {
     const tiers = splitWindow(parameters.from, parameters.to, false);
     bindRanges(params, "hours", tiers.hours);

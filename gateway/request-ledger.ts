@@ -45,8 +45,10 @@ const MAX_WARNING_LENGTH = 500;
 export class RequestLedger {
   private attempts = 0;
   private readonly startedAt = performance.now();
-  /** What completed() published, for the scores of the answer that follow it. */
-  private completion: { occurredAt: string; target: RouteTarget | null } | null = null;
+  // What completed() published, for the scores of the answer that follow it;
+  // two fields rather than an object: nothing more allocated per request.
+  private completedAt: string | null = null;
+  private completedTarget: RouteTarget | null = null;
 
   constructor(
     private readonly sink: EventSink,
@@ -155,7 +157,8 @@ export class RequestLedger {
       );
     }
     const occurredAt = eventTime();
-    this.completion = { occurredAt, target: outcome.target };
+    this.completedAt = occurredAt;
+    this.completedTarget = outcome.target;
     this.sink.publish({
       event_id: newEventId(),
       occurred_at: occurredAt,
@@ -211,13 +214,15 @@ export class RequestLedger {
    */
   heuristicScores(scores: readonly HeuristicScore[]): void {
     if (scores.length === 0) return;
-    if (!this.completion) throw new Error("heuristic scores come after the request completed");
+    if (this.completedAt === null) {
+      throw new Error("heuristic scores come after the request completed");
+    }
     const { caller } = this.context;
     const scoredRequest = {
-      occurred_at: this.completion.occurredAt,
+      occurred_at: this.completedAt,
       task: this.context.task,
-      vendor: this.completion.target?.vendor ?? null,
-      model: this.completion.target?.model ?? null,
+      vendor: this.completedTarget?.vendor ?? null,
+      model: this.completedTarget?.model ?? null,
       key_id: caller.keyId,
       team: caller.team,
       tags: [...caller.tags],
