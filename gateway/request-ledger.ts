@@ -1,6 +1,6 @@
 import type { EventSink } from "../eventlog/ports.ts";
 import { eventTime, newEventId } from "../events/ids.ts";
-import type { ErrorClass } from "../events/schemas.ts";
+import type { ErrorClass, RequestCompleted } from "../events/schemas.ts";
 import type { HeuristicScore } from "./answer-heuristics.ts";
 import type { Caller } from "./auth.ts";
 import type { Budgets } from "./budgets.ts";
@@ -8,6 +8,7 @@ import type { RouteTarget } from "./config.ts";
 import type { CostBook, CostQuote } from "./costs.ts";
 import type { AttemptFailure } from "./failures.ts";
 import type { NormalizedUsage } from "./neutral.ts";
+import { scoredRequestOf } from "./request-owners.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
 import type { TaskSource } from "./routing/task-class.ts";
 import type { RouteDecision } from "./routing.ts";
@@ -45,10 +46,8 @@ const MAX_WARNING_LENGTH = 500;
 export class RequestLedger {
   private attempts = 0;
   private readonly startedAt = performance.now();
-  // What completed() published, for the scores of the answer that follow it;
-  // two fields rather than an object: nothing more allocated per request.
-  private completedAt: string | null = null;
-  private completedTarget: RouteTarget | null = null;
+  /** What completed() published, which the scores of the answer that follow it carry. */
+  private completion: RequestCompleted | null = null;
 
   constructor(
     private readonly sink: EventSink,
@@ -156,12 +155,9 @@ export class RequestLedger {
         `no price card for ${outcome.target.vendor}/${outcome.target.model} at ${new Date(this.context.requestedAt).toISOString()}: cost recorded as 0`,
       );
     }
-    const occurredAt = eventTime();
-    this.completedAt = occurredAt;
-    this.completedTarget = outcome.target;
-    this.sink.publish({
+    const completion: RequestCompleted = {
       event_id: newEventId(),
-      occurred_at: occurredAt,
+      occurred_at: eventTime(),
       tenant_id: this.context.tenantId,
       request_id: this.context.requestId,
       event_type: "request_completed",
@@ -196,7 +192,9 @@ export class RequestLedger {
       price_card_version: quote.priceCardVersion,
       latency_ms: this.elapsedMs(),
       ttft_ms: outcome.ttftMs,
-    });
+    };
+    this.completion = completion;
+    this.sink.publish(completion);
     this.context.budgets?.record(
       caller.budgets,
       {
@@ -214,19 +212,10 @@ export class RequestLedger {
    */
   heuristicScores(scores: readonly HeuristicScore[]): void {
     if (scores.length === 0) return;
-    if (this.completedAt === null) {
+    if (this.completion === null) {
       throw new Error("heuristic scores come after the request completed");
     }
-    const { caller } = this.context;
-    const scoredRequest = {
-      occurred_at: this.completedAt,
-      task: this.context.task,
-      vendor: this.completedTarget?.vendor ?? null,
-      model: this.completedTarget?.model ?? null,
-      key_id: caller.keyId,
-      team: caller.team,
-      tags: [...caller.tags],
-    };
+    const scoredRequest = scoredRequestOf(this.completion);
     for (const score of scores) {
       this.sink.publish({
         event_id: newEventId(),
