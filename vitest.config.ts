@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // chDB binds one data directory per process and segfaults under worker threads,
-// so every test file runs in its own forked process (see ../shared/CHDB-NOTES.md).
+// so every test file runs in its own forked process.
 export default defineConfig({
   test: {
     pool: "forks",

@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/gateway.ts [seconds per run, default 10]
 //
-// Rig (../shared/BENCH-NOTES.md): the load generator (wrk) and the upstream
+// Rig: the load generator (wrk) and the upstream
 // share CPU 0; the server under test gets CPU 1 alone, so its throughput is
 // per core. CPU per request is read from /proc, steadier than wall time.
 // Every run is bounded by wrk's duration and timeout.

@@ -1,14 +1,17 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { referenceJson } from "../test/fixtures/reference.ts";
 import { contractConfig, type RouteTarget } from "./config.ts";
 import { CostBook, divideHalfEven } from "./costs.ts";
 import { fromLiteLLMCatalog, fromOpenRouterModels } from "./price-import.ts";
 import { PriceCatalog, type PriceCatalogFile, type TokenUsage } from "./pricing.ts";
 
-const shared = (path: string) =>
-  JSON.parse(readFileSync(new URL(`../../shared/data/${path}`, import.meta.url), "utf8"));
-const litellm = shared("litellm/model_prices_and_context_window.json");
-const openRouter = shared("openrouter/openrouter-models.json");
+// LiteLLM's catalog (its entries for the providers imported here) and OpenRouter's
+// models API in its documented shape, a fixture written here (test/reference/SOURCES.md).
+const litellm = referenceJson("litellm/model_prices_and_context_window.json");
+const openRouter = JSON.parse(
+  readFileSync(new URL("../test/fixtures/openrouter/models.json", import.meta.url), "utf8"),
+);
 
 const at = (iso: string) => Date.parse(iso);
 const NOW = at("2026-11-20T10:00:00.000Z");
@@ -107,7 +110,7 @@ describe("costs on the real LiteLLM catalog", () => {
   });
 });
 
-describe("costs on the real OpenRouter models list", () => {
+describe("costs on OpenRouter's models list", () => {
   const imported = fromOpenRouterModels(openRouter, "openrouter");
   const catalog = catalogOf(imported.prices, "openrouter-2026-07");
   const costs = new CostBook(catalog);
@@ -149,7 +152,7 @@ describe("costs on the real OpenRouter models list", () => {
   });
 
   it("imports a per-request fee where a model has one, and none for a price of 0", () => {
-    // The stored list has no model with a request price; OpenRouter's schema has the field.
+    // The fixture has no model with a request price; OpenRouter's schema has the field.
     const { prices } = fromOpenRouterModels(
       [
         {

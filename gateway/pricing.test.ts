@@ -88,16 +88,13 @@ describe("PriceCatalog", () => {
   });
 
   it("lists per-token prices equal to OpenRouter's own catalog for the same list prices", () => {
+    // OpenRouter's models API in its documented shape (test/reference/SOURCES.md).
     const openRouter = JSON.parse(
-      readFileSync(
-        new URL("../../shared/data/openrouter/openrouter-models.json", import.meta.url),
-        "utf8",
-      ),
+      readFileSync(new URL("../test/fixtures/openrouter/models.json", import.meta.url), "utf8"),
     ) as {
-      id: string;
-      pricing: { prompt: string; completion: string; input_cache_read?: string };
-    }[];
-    const gpt4o = openRouter.find((model) => model.id === "openai/gpt-4o");
+      data: { id: string; pricing: { prompt: string; completion: string } }[];
+    };
+    const gpt4o = openRouter.data.find((model) => model.id === "openai/gpt-4o");
     const price = catalog.priceOf({ vendor: "openai", model: "gpt-4o" });
     if (!gpt4o || !price) throw new Error("gpt-4o missing");
     const listed = perTokenPricing(price);

@@ -1,9 +1,9 @@
 // The simulator's Anthropic Messages protocol as the official @anthropic-ai/sdk client sees
-// it, and as Anthropic's own OpenAPI description and recorded streams say it must look.
-import { readFileSync } from "node:fs";
+// it, and as the API's wire shapes and its recorded streams say it must look.
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateAnthropic } from "../test/fixtures/anthropic-spec.ts";
+import { referenceText } from "../test/fixtures/reference.ts";
 import { type RunningSimulator, startSimulator } from "./index.ts";
 
 let simulator: RunningSimulator;
@@ -72,12 +72,7 @@ describe("Anthropic Messages", () => {
     });
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const body = await response.text();
-    const recorded = eventNames(
-      readFileSync(
-        new URL("../../shared/data/anthropic/sse/basic_response.txt", import.meta.url),
-        "utf8",
-      ),
-    );
+    const recorded = eventNames(referenceText("anthropic-sdk-python/sse/basic_response.txt"));
     // The same grammar as the live API's: start, a block opened (a ping near it), deltas, closes.
     const collapse = (names: string[]) =>
       names.filter((name) => name !== "ping").filter((name, index, all) => name !== all[index - 1]);

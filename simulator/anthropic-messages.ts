@@ -1,8 +1,9 @@
 // Anthropic's Messages wire protocol (POST /v1/messages), byte for byte: the request body it
 // accepts, the `message` object, the SSE event sequence (message_start, content_block_start,
 // ping, content_block_delta, content_block_stop, message_delta with cumulative usage,
-// message_stop), and its error bodies. Shapes follow the recorded exchanges and the OpenAPI
-// description in shared/data/anthropic/; the tests validate against the latter.
+// message_stop), and its error bodies. Shapes follow the exchanges Anthropic's SDK recorded
+// (test/reference/anthropic-sdk-python/); the tests validate against the API's wire shapes
+// (test/fixtures/anthropic/messages-api.schema.json).
 import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { z } from "zod";

@@ -1,11 +1,12 @@
 // The simulator's Gemini protocol, held to the shapes of the Firebase SDKs' recorded Gemini
-// answers (shared/data/gemini/mock-responses): every field the simulator writes appears in a
+// answers (test/reference/vertexai-sdk-test-data): every field the simulator writes appears in a
 // recorded answer of the same kind.
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { referenceUrl } from "../test/fixtures/reference.ts";
 import { type RunningSimulator, startSimulator } from "./index.ts";
 
-const RECORDED = new URL("../../shared/data/gemini/mock-responses/", import.meta.url);
+const RECORDED = referenceUrl("vertexai-sdk-test-data/mock-responses/");
 
 let simulator: RunningSimulator;
 beforeAll(async () => {

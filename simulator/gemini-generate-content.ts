@@ -2,7 +2,8 @@
 // and `models/{model}:streamGenerateContent`, answered as server-sent events whose every frame
 // is a whole GenerateContentResponse carrying the usage so far (as with `?alt=sse`; the query
 // string never reaches a protocol, so a stream is always SSE here), and Google's RPC error
-// envelope. Shapes follow the Firebase SDKs' recorded answers in shared/data/gemini/.
+// envelope. Shapes follow the Firebase SDKs' recorded answers
+// (test/reference/vertexai-sdk-test-data/mock-responses/).
 import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { z } from "zod";

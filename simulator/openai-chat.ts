@@ -1,7 +1,7 @@
 // OpenAI's Chat Completions wire protocol, byte for byte: the request body it accepts, the
 // `chat.completion` object, the `chat.completion.chunk` SSE stream, and its error bodies.
 // Shapes follow the API as it answers today and its OpenAPI description
-// (shared/data/openai/openapi.yaml); the tests validate against the latter.
+// (test/reference/openai-openapi/openapi.yaml); the tests validate against the latter.
 import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { z } from "zod";

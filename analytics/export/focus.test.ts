@@ -7,14 +7,12 @@ import { formatDecimal, parseDecimal } from "../../events/money.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../../test/fixtures/clickhouse.ts";
 import { HAND_LEDGER_WINDOW, handLedger } from "../../test/fixtures/hand-ledger.ts";
 import { loadEvents } from "../../test/fixtures/load-events.ts";
+import { referenceUrl } from "../../test/fixtures/reference.ts";
 import { buildAnalytics } from "../app.ts";
 import { FOCUS_SELECT } from "./focus.ts";
 
-// The spec's own column list, derived from FOCUS 1.2 (shared/data/SOURCES.md §6).
-const FOCUS_COLUMNS_FILE = new URL(
-  "../../../shared/data/focus/focus-1.2-columns.derived.csv",
-  import.meta.url,
-);
+// The spec's own column list, derived from FOCUS 1.2 (test/reference/SOURCES.md).
+const FOCUS_COLUMNS_FILE = referenceUrl("focus-spec/focus-1.2-columns.derived.csv");
 
 interface FocusColumn {
   column_id: string;

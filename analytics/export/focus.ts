@@ -1,5 +1,5 @@
 // The `focus` export: one FinOps FOCUS 1.2 cost row per completed request
-// (../shared/data/focus/focus-1.2-columns.derived.csv has the columns).
+// (test/reference/focus-spec/focus-1.2-columns.derived.csv has the spec's columns).
 //
 // - ListCost is the request's cost at the price card's list prices
 //   (list_cost_usd); ContractedCost is its cost at the contracted prices

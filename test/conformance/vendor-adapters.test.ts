@@ -1,5 +1,5 @@
 // One suite for every vendor adapter, run on recorded payloads: the vendors' own
-// (shared/data: Anthropic's SDK fixtures and recorded exchanges, the Firebase SDKs'
+// (test/reference/: Anthropic's SDK fixtures and recorded exchanges, the Firebase SDKs'
 // recorded Gemini answers) and ours (test/fixtures/<vendor>/, real shapes checked against
 // the vendor's spec). For each adapter it checks the outgoing request, the translated
 // answer whole and streamed (text, tool calls, usage), and the error mapping, then writes
@@ -24,18 +24,11 @@ import { OPENAI_COMPATIBLE_PRESETS } from "../../gateway/vendors/openai-compatib
 import { createVendorAdapter } from "../../gateway/vendors/registry.ts";
 import { validateAnthropic } from "../fixtures/anthropic-spec.ts";
 import { validateOpenAI } from "../fixtures/openai-spec.ts";
+import { referenceJson, referenceText } from "../fixtures/reference.ts";
 
 // ── Recorded payloads ───────────────────────────────────────────────────────────────────
 
-const SHARED = new URL("../../../shared/data/", import.meta.url);
 const FIXTURES = new URL("../fixtures/", import.meta.url);
-
-function sharedText(path: string): string {
-  return readFileSync(new URL(path, SHARED), "utf8");
-}
-function sharedJson<T = unknown>(path: string): T {
-  return JSON.parse(sharedText(path)) as T;
-}
 function fixtureText(path: string): string {
   return readFileSync(new URL(path, FIXTURES), "utf8");
 }
@@ -121,7 +114,7 @@ const azure = adapterFor({
 });
 
 // The OpenAI-protocol equivalent of the first request Anthropic's SDK recorded in
-// anthropic/recorded/tool_use_stream_two_turns.json, and of its second turn.
+// anthropic-sdk-python/recorded/tool_use_stream_two_turns.json, and of its second turn.
 const weatherTool = {
   type: "function" as const,
   function: {
@@ -189,8 +182,8 @@ function withoutCaller(body: Record<string, unknown>): unknown {
 
 describe("outgoing requests", () => {
   it("anthropic: an OpenAI client's tool conversation becomes the request Anthropic's own SDK sent", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/tool_use_stream_two_turns.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/tool_use_stream_two_turns.json",
     );
     for (const [index, turn] of [firstTurn, secondTurn].entries()) {
       const { request } = fromOpenAIChatRequest(turn);
@@ -207,8 +200,8 @@ describe("outgoing requests", () => {
   });
 
   it("anthropic: the recorded Anthropic request passes through untouched but for the model", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/messages_stream_429_429_200.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/messages_stream_429_429_200.json",
     );
     const clientBody = recorded[0]?.request.body as Record<string, unknown>;
     const upstream = anthropic.passThrough?.toChatRequest(
@@ -280,9 +273,7 @@ describe("outgoing requests", () => {
       tool_choice: { type: "any", disable_parallel_tool_use: true },
       thinking: { type: "enabled", budget_tokens: 1024 },
     });
-    // The November 2024 spec predates extended thinking.
-    const { thinking: _thinking, ...cachingRequest } = body;
-    expect(validateAnthropic("PromptCachingBetaCreateMessageParams", cachingRequest)).toEqual([]);
+    expect(validateAnthropic("CreateMessageParams", body)).toEqual([]);
   });
 
   it("openai: the client's body passes through with the routed model and usage always asked for", () => {
@@ -301,8 +292,8 @@ describe("outgoing requests", () => {
   });
 
   it("openai: an Anthropic client's request becomes a valid OpenAI request", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/tool_use_stream_two_turns.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/tool_use_stream_two_turns.json",
     );
     const { request } = fromAnthropicRequest(
       anthropicMessagesApi.parse(recorded[1]?.request.body).body as never,
@@ -480,8 +471,8 @@ describe("outgoing requests", () => {
 
 describe("whole answers, usage normalised exactly", () => {
   it("anthropic: the recorded message; input_tokens exclude cache reads and writes", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/messages_nonstream_200.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/messages_nonstream_200.json",
     );
     const answer = anthropic.fromChatResponse(recorded[0]?.response.body);
     expect(answer.parts).toEqual([{ type: "text", text: expect.stringContaining('"Green Tea"') }]);
@@ -491,8 +482,8 @@ describe("whole answers, usage normalised exactly", () => {
   });
 
   it("anthropic: the recorded tool use", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/tool_use_200_then_400.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/tool_use_200_then_400.json",
     );
     const answer = anthropic.fromChatResponse(recorded[0]?.response.body);
     expect(answer).toMatchObject({
@@ -511,12 +502,14 @@ describe("whole answers, usage normalised exactly", () => {
 
   it("gemini: promptTokenCount includes the cached tokens; thoughts are output apart from candidates", () => {
     const cached = gemini.fromChatResponse(
-      sharedJson("gemini/mock-responses/vertexai/unary-success-implicit-caching.json"),
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/vertexai/unary-success-implicit-caching.json",
+      ),
     );
     expect(cached.usage).toEqual(usage(12013, 11243, 0, 15 + 73, 73));
     const thinking = gemini.fromChatResponse(
-      sharedJson(
-        "gemini/mock-responses/googleai/unary-success-thinking-reply-thought-summary.json",
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/googleai/unary-success-thinking-reply-thought-summary.json",
       ),
     );
     expect(thinking.usage).toEqual(usage(14, 0, 0, 2 + 24, 24));
@@ -525,7 +518,9 @@ describe("whole answers, usage normalised exactly", () => {
 
   it("gemini: parallel function calls become tool calls with ids", () => {
     const answer = gemini.fromChatResponse(
-      sharedJson("gemini/mock-responses/vertexai/unary-success-function-call-parallel-calls.json"),
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/vertexai/unary-success-function-call-parallel-calls.json",
+      ),
     );
     expect(answer.finishReason).toBe("tool_calls");
     expect(answer.parts).toEqual([
@@ -537,7 +532,9 @@ describe("whole answers, usage normalised exactly", () => {
 
   it("gemini: a prompt blocked for safety finishes as content_filter", () => {
     const answer = gemini.fromChatResponse(
-      sharedJson("gemini/mock-responses/vertexai/unary-failure-prompt-blocked-safety.json"),
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/vertexai/unary-failure-prompt-blocked-safety.json",
+      ),
     );
     expect(answer.finishReason).toBe("content_filter");
   });
@@ -590,7 +587,7 @@ describe("streamed answers", () => {
     ["sse/refusal_response.txt", "", [], null, "refusal"],
   ] as const)("anthropic %s", (path, text, toolCalls, expectedUsage, finishReason) => {
     const summary = summarize(
-      decodeAll(anthropic.createStreamDecoder(), sharedText(`anthropic/${path}`)),
+      decodeAll(anthropic.createStreamDecoder(), referenceText(`anthropic-sdk-python/${path}`)),
     );
     expect(summary.text).toBe(text);
     expect(summary.toolCalls).toEqual(toolCalls);
@@ -599,8 +596,8 @@ describe("streamed answers", () => {
   });
 
   it("anthropic: the recorded padded stream; message_delta's repeated input counts replace, never add", () => {
-    const recorded = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/tool_use_stream_two_turns.json",
+    const recorded = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/tool_use_stream_two_turns.json",
     );
     const first = summarize(
       decodeAll(anthropic.createStreamDecoder(), recorded[0]?.response.body as string),
@@ -613,8 +610,8 @@ describe("streamed answers", () => {
       },
     ]);
     expect(first.usage).toEqual(usage(656, 0, 0, 74, 0));
-    const retried = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/messages_stream_429_429_200.json",
+    const retried = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/messages_stream_429_429_200.json",
     );
     const answer = summarize(
       decodeAll(anthropic.createStreamDecoder(), retried[2]?.response.body as string, 13),
@@ -637,7 +634,9 @@ describe("streamed answers", () => {
     const basic = summarize(
       decodeAll(
         gemini.createStreamDecoder(),
-        sharedText("gemini/mock-responses/googleai/streaming-success-basic-reply-short.txt"),
+        referenceText(
+          "vertexai-sdk-test-data/mock-responses/googleai/streaming-success-basic-reply-short.txt",
+        ),
       ),
     );
     expect(basic).toMatchObject({
@@ -647,8 +646,8 @@ describe("streamed answers", () => {
     expect(basic.usage).toEqual(usage(7, 0, 0, 10, 0));
     const thinking = decodeAll(
       gemini.createStreamDecoder(),
-      sharedText(
-        "gemini/mock-responses/googleai/streaming-success-thinking-reply-thought-summary.txt",
+      referenceText(
+        "vertexai-sdk-test-data/mock-responses/googleai/streaming-success-thinking-reply-thought-summary.txt",
       ),
     );
     const last = summarize(thinking).usage;
@@ -664,7 +663,9 @@ describe("streamed answers", () => {
     const call = summarize(
       decodeAll(
         gemini.createStreamDecoder(),
-        sharedText("gemini/mock-responses/vertexai/streaming-success-function-call-short.txt"),
+        referenceText(
+          "vertexai-sdk-test-data/mock-responses/vertexai/streaming-success-function-call-short.txt",
+        ),
       ),
     );
     expect(call.toolCalls).toEqual([
@@ -674,7 +675,9 @@ describe("streamed answers", () => {
     const broken = summarize(
       decodeAll(
         gemini.createStreamDecoder(),
-        sharedText("gemini/mock-responses/vertexai/streaming-failure-error-mid-stream.txt"),
+        referenceText(
+          "vertexai-sdk-test-data/mock-responses/vertexai/streaming-failure-error-mid-stream.txt",
+        ),
       ),
     );
     expect(broken).toMatchObject({ text: "First Second ", errors: ["CANCELLED"] });
@@ -747,8 +750,8 @@ describe("streamed answers", () => {
 
 describe("vendor errors mapped to stable codes", () => {
   it("anthropic: the recorded 429 and 400, and an overloaded 529", () => {
-    const limited = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/messages_stream_429_429_200.json",
+    const limited = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/messages_stream_429_429_200.json",
     )[0];
     expect(
       anthropic.mapError(429, JSON.stringify(limited?.response.body), { "retry-after": "7" }),
@@ -758,8 +761,8 @@ describe("vendor errors mapped to stable codes", () => {
       errorClass: "rate_limited",
       retryAfterSeconds: 7,
     });
-    const invalid = sharedJson<RecordedExchange[]>(
-      "anthropic/recorded/tool_use_200_then_400.json",
+    const invalid = referenceJson<RecordedExchange[]>(
+      "anthropic-sdk-python/recorded/tool_use_200_then_400.json",
     )[1];
     expect(anthropic.mapError(400, JSON.stringify(invalid?.response.body), {})).toMatchObject({
       code: "upstream_invalid_request",
@@ -779,21 +782,25 @@ describe("vendor errors mapped to stable codes", () => {
     expect(
       gemini.mapError(
         400,
-        sharedText("gemini/mock-responses/googleai/unary-failure-api-key.json"),
+        referenceText("vertexai-sdk-test-data/mock-responses/googleai/unary-failure-api-key.json"),
         {},
       ),
     ).toMatchObject({ code: "upstream_auth_failed", retryable: true });
     expect(
       gemini.mapError(
         429,
-        sharedText("gemini/mock-responses/vertexai/unary-failure-quota-exceeded.json"),
+        referenceText(
+          "vertexai-sdk-test-data/mock-responses/vertexai/unary-failure-quota-exceeded.json",
+        ),
         {},
       ),
     ).toMatchObject({ code: "upstream_rate_limited", retryable: true });
     expect(
       gemini.mapError(
         404,
-        sharedText("gemini/mock-responses/googleai/unary-failure-unknown-model.json"),
+        referenceText(
+          "vertexai-sdk-test-data/mock-responses/googleai/unary-failure-unknown-model.json",
+        ),
         {},
       ),
     ).toMatchObject({ code: "model_not_found", retryable: false });
@@ -825,25 +832,29 @@ describe("translated answers validate against the client's spec", () => {
     [
       "anthropic text",
       anthropic,
-      sharedJson<RecordedExchange[]>("anthropic/recorded/messages_nonstream_200.json")[0]?.response
-        .body,
+      referenceJson<RecordedExchange[]>(
+        "anthropic-sdk-python/recorded/messages_nonstream_200.json",
+      )[0]?.response.body,
     ],
     [
       "anthropic tool use",
       anthropic,
-      sharedJson<RecordedExchange[]>("anthropic/recorded/tool_use_200_then_400.json")[0]?.response
-        .body,
+      referenceJson<RecordedExchange[]>(
+        "anthropic-sdk-python/recorded/tool_use_200_then_400.json",
+      )[0]?.response.body,
     ],
     [
       "gemini function calls",
       gemini,
-      sharedJson("gemini/mock-responses/vertexai/unary-success-function-call-parallel-calls.json"),
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/vertexai/unary-success-function-call-parallel-calls.json",
+      ),
     ],
     [
       "gemini thinking",
       gemini,
-      sharedJson(
-        "gemini/mock-responses/googleai/unary-success-thinking-reply-thought-summary.json",
+      referenceJson(
+        "vertexai-sdk-test-data/mock-responses/googleai/unary-success-thinking-reply-thought-summary.json",
       ),
     ],
     ["openai tool call", openai, fixtureJson("openai/chat-tool-call.json")],
@@ -866,16 +877,24 @@ describe("translated answers validate against the client's spec", () => {
   });
 
   const streams: [string, VendorAdapter, string][] = [
-    ["anthropic tool use", anthropic, sharedText("anthropic/sse/tool_use_response.txt")],
+    [
+      "anthropic tool use",
+      anthropic,
+      referenceText("anthropic-sdk-python/sse/tool_use_response.txt"),
+    ],
     [
       "gemini text",
       gemini,
-      sharedText("gemini/mock-responses/googleai/streaming-success-basic-reply-short.txt"),
+      referenceText(
+        "vertexai-sdk-test-data/mock-responses/googleai/streaming-success-basic-reply-short.txt",
+      ),
     ],
     [
       "gemini function call",
       gemini,
-      sharedText("gemini/mock-responses/vertexai/streaming-success-function-call-short.txt"),
+      referenceText(
+        "vertexai-sdk-test-data/mock-responses/vertexai/streaming-success-function-call-short.txt",
+      ),
     ],
     ["openai tool call", openai, sseFromChunks("openai/chat-tool-call.chunks.txt", "openai")],
   ];
