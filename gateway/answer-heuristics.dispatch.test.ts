@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QualityScored, RequestCompleted } from "../events/schemas.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { RecordingSink } from "../test/fixtures/recording-sink.ts";
+import { heuristicScoresPublished } from "./answer-heuristics.ts";
 import { buildGateway } from "./app.ts";
 import { sha256Hex } from "./auth.ts";
 import { gatewayConfig } from "./config.ts";
@@ -98,6 +99,8 @@ async function scoresOf(response: {
   body: string;
 }) {
   expect(response.statusCode, response.body).toBe(200);
+  // The schema check's score comes from the checker's thread, after the answer.
+  await heuristicScoresPublished();
   const requestId = response.headers["x-request-id"];
   const all = sink.events; // parsed anew on each read
   const events = all.filter(

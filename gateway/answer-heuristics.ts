@@ -1,22 +1,30 @@
 // Quality heuristics the gateway scores on every answer it relays, published
 // as quality_scored events with source `heuristic`:
-//   truncated          true when the answer stopped at the token limit
-//                      (finish `length`, Anthropic's `max_tokens`); only ever
-//                      true: its count over the requests is the truncation rate
-//   json_valid         when JSON was asked for (response_format json_object or
-//                      json_schema): the text parses (json_object: as an object)
-//   json_schema_valid  when a json_schema came with a schema: the parsed text
-//                      satisfies it (ajv, JSON Schema 2020-12); false when it
-//                      did not parse
-//   tool_args_valid    when the answer called tools: every call's arguments
-//                      parse as a JSON object
+//   truncated            true when the answer stopped at the token limit
+//                        (finish `length`, Anthropic's `max_tokens`); only ever
+//                        true: its count over the requests is the truncation rate
+//   json_valid           when JSON was asked for (response_format json_object or
+//                        json_schema): the text parses (json_object: as an object)
+//   json_schema_valid    when a json_schema came with a schema: the parsed text
+//                        satisfies it (ajv, JSON Schema 2020-12, off the event
+//                        loop: schema-check/); false when it did not parse
+//   json_schema_skipped  when that check could not be made: a category saying
+//                        why (schema-check/schema-checker.ts, SkipReason)
+//   tool_args_valid      when the answer called tools: every call's arguments
+//                        parse as a JSON object
+// Comments are fixed phrases, JSON pointers and the request's own tool names,
+// never the answer's text: a JSON parse error's message quotes the answer, so
+// it is never used, and schema errors are described by schema-check/schema-errors.ts.
 // The hot path pays nothing when the request asked for neither JSON nor tools
 // and the answer was not cut: heuristicPlanFor returns null, no text is kept
 // while streaming, and only the finish reason is read.
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
 import type { QualityValue } from "../events/schemas.ts";
 import type { InboundProtocol, NeutralResponse, NeutralStreamEvent } from "./neutral.ts";
+import {
+  SchemaChecker,
+  type SchemaVerdict,
+  type SkipReason,
+} from "./schema-check/schema-checker.ts";
 import { isRecord } from "./vendors/adapter.ts";
 
 /** What a request asked for that can be checked in its answer; null when nothing (but truncation). */
@@ -26,13 +34,31 @@ export interface HeuristicPlan {
     | { kind: "json_object" }
     | { kind: "json_schema"; schema: Record<string, unknown> | null };
   tools: boolean;
+  /** The client's `tools`, as sent: a call's name is written in a comment only when declared there. */
+  declaredTools: readonly unknown[];
 }
 
 export interface HeuristicScore {
-  metric: "truncated" | "json_valid" | "json_schema_valid" | "tool_args_valid";
+  metric:
+    | "truncated"
+    | "json_valid"
+    | "json_schema_valid"
+    | "json_schema_skipped"
+    | "tool_args_valid";
   value: QualityValue;
   /** Why it failed, for a person reading the event; never the answer's text. */
   comment: string | null;
+}
+
+/** An answer's scores: those known at once, and the schema check's, which comes later. */
+export interface ScoredAnswer {
+  now: HeuristicScore[];
+  later: Promise<HeuristicScore[]> | null;
+}
+
+/** Where a request's scores are published: its RequestLedger. */
+export interface ScoreTarget {
+  heuristicScores(scores: readonly HeuristicScore[]): void;
 }
 
 /** An answer as the heuristics read it, whole or gathered from a stream. */
@@ -54,7 +80,8 @@ export function heuristicPlanFor(
   protocol: InboundProtocol,
   body: Record<string, unknown>,
 ): HeuristicPlan | null {
-  const tools = Array.isArray(body.tools) && body.tools.length > 0;
+  const declaredTools = Array.isArray(body.tools) ? body.tools : [];
+  const tools = declaredTools.length > 0;
   let json: HeuristicPlan["json"] = null;
   // Anthropic's Messages API has no response_format: only its tools are checked.
   const format = protocol === "openai" ? body.response_format : undefined;
@@ -65,65 +92,93 @@ export function heuristicPlanFor(
       json = { kind: "json_schema", schema: isRecord(schema) ? schema : null };
     }
   }
-  return json || tools ? { json, tools } : null;
+  return json || tools ? { json, tools, declaredTools } : null;
 }
 
-export function scoreAnswer(plan: HeuristicPlan | null, answer: ObservedAnswer): HeuristicScore[] {
-  const scores: HeuristicScore[] = [];
+export function scoreAnswer(plan: HeuristicPlan | null, answer: ObservedAnswer): ScoredAnswer {
+  const now: HeuristicScore[] = [];
+  let later: Promise<HeuristicScore[]> | null = null;
   if (answer.truncated) {
-    scores.push({ metric: "truncated", value: yes(true), comment: "stopped at the token limit" });
+    now.push({ metric: "truncated", value: yes(true), comment: "stopped at the token limit" });
   }
-  if (!plan || answer.overflowed) return scores;
+  if (!plan || answer.overflowed) return { now, later };
   const cut = answer.truncated ? " (the answer was cut at the token limit)" : "";
   if (plan.json) {
-    let parsed: unknown;
     let parseError: string | null = null;
     try {
-      parsed = JSON.parse(answer.text);
+      const parsed: unknown = JSON.parse(answer.text);
       if (plan.json.kind === "json_object" && !isRecord(parsed)) parseError = "not a JSON object";
     } catch (error) {
-      parseError = (error as Error).message;
+      parseError = jsonParseFailure(error);
     }
-    scores.push({
+    now.push({
       metric: "json_valid",
       value: yes(parseError === null),
       comment: parseError === null ? null : clip(`${parseError}${cut}`),
     });
-    const validate = plan.json.kind === "json_schema" ? validatorFor(plan.json.schema) : null;
-    if (validate) {
-      const valid = parseError === null && validate(parsed) === true;
-      const reason =
-        parseError !== null
-          ? "not JSON"
-          : valid
-            ? null
-            : (validate.errors ?? [])
-                .map((error) => `${error.instancePath || "/"} ${error.message ?? error.keyword}`)
-                .join("; ");
-      scores.push({
-        metric: "json_schema_valid",
-        value: yes(valid),
-        comment: reason === null ? null : clip(`${reason}${cut}`),
-      });
+    if (plan.json.kind === "json_schema" && plan.json.schema) {
+      if (parseError !== null) {
+        now.push({ metric: "json_schema_valid", value: yes(false), comment: `not JSON${cut}` });
+      } else {
+        later = checkSchema(plan.json.schema, answer.text, cut);
+      }
     }
   }
   if (answer.toolCalls.length > 0) {
     let failure: string | null = null;
-    for (const call of answer.toolCalls) {
+    for (const [index, call] of answer.toolCalls.entries()) {
       try {
-        if (!isRecord(JSON.parse(call.argumentsJson))) failure = `${call.name}: not a JSON object`;
+        if (!isRecord(JSON.parse(call.argumentsJson))) failure = "not a JSON object";
       } catch (error) {
-        failure = `${call.name}: ${(error as Error).message}`;
+        failure = jsonParseFailure(error);
       }
-      if (failure) break;
+      if (failure) {
+        // The call's name is the vendor's: written only when the client declared that tool.
+        const name = isDeclaredTool(plan.declaredTools, call.name)
+          ? call.name
+          : `tool call ${index + 1}`;
+        failure = `${name}: arguments are ${failure}`;
+        break;
+      }
     }
-    scores.push({
+    now.push({
       metric: "tool_args_valid",
       value: yes(failure === null),
       comment: failure === null ? null : clip(`${failure}${cut}`),
     });
   }
-  return scores;
+  return { now, later };
+}
+
+/**
+ * Publishes an answer's scores to its request's ledger: those known at once
+ * now, the schema check's when it comes. A late one that cannot be published
+ * (the event log closed first) is logged, never thrown.
+ */
+export function publishScores(
+  scored: ScoredAnswer,
+  ledger: ScoreTarget,
+  log: { warn(details: object, message: string): void },
+): void {
+  ledger.heuristicScores(scored.now);
+  if (!scored.later) return;
+  const published = scored.later
+    .then((scores) => ledger.heuristicScores(scores))
+    .catch((error: unknown) =>
+      log.warn(
+        { err: error },
+        "a heuristic score (the JSON Schema check) came too late to be published",
+      ),
+    );
+  pendingPublications.add(published);
+  void published.finally(() => pendingPublications.delete(published));
+}
+
+const pendingPublications = new Set<Promise<void>>();
+
+/** Resolves once every schema check begun so far is published (tests, and a gateway closing). */
+export async function heuristicScoresPublished(): Promise<void> {
+  while (pendingPublications.size > 0) await Promise.allSettled([...pendingPublications]);
 }
 
 /**
@@ -137,11 +192,11 @@ export function scoreWholeAnswer(
   translated: NeutralResponse | undefined,
   rawAnswer: unknown,
   readNeutral: () => NeutralResponse,
-): HeuristicScore[] {
+): ScoredAnswer {
   const truncated = translated
     ? translated.finishReason === "length"
     : rawFinishIsLength(protocol, rawAnswer);
-  if (!plan && !truncated) return [];
+  if (!plan && !truncated) return { now: [], later: null };
   if (!plan) return scoreAnswer(null, { text: "", toolCalls: [], truncated });
   let neutral: NeutralResponse;
   try {
@@ -225,8 +280,8 @@ export class StreamCapture {
     }
   }
 
-  scores(): HeuristicScore[] {
-    if (!this.plan && !this.truncated) return [];
+  scored(): ScoredAnswer {
+    if (!this.plan && !this.truncated) return { now: [], later: null };
     return scoreAnswer(this.plan, {
       text: this.text,
       toolCalls: this.calls.filter((call) => call !== undefined),
@@ -263,45 +318,84 @@ export class StreamCapture {
   }
 }
 
-// ── JSON Schema validators, compiled once per distinct schema ─────────────────────────────
+// ── The JSON Schema check, on the checker's thread ───────────────────────────────────────
 
-const MAX_VALIDATORS = 256;
-const validators = new Map<string, ValidateFunction | null>();
-let ajv: Ajv2020 | undefined;
+let checker: SchemaChecker | undefined;
 
-/** A compiled validator, or null when the schema does not compile (then nothing is scored). */
-function validatorFor(schema: Record<string, unknown> | null): ValidateFunction | null {
-  if (!schema) return null;
-  const key = JSON.stringify(schema);
-  const cached = validators.get(key);
-  if (cached !== undefined) return cached;
-  let validate: ValidateFunction | null;
-  try {
-    validate = compiler().compile(schema);
-  } catch {
-    validate = null;
-  }
-  if (validators.size >= MAX_VALIDATORS) {
-    const oldest = validators.keys().next().value;
-    if (oldest !== undefined) validators.delete(oldest);
-  }
-  validators.set(key, validate);
-  return validate;
+/** The process's one checker, its thread started at the first check. */
+function schemaChecker(): SchemaChecker {
+  checker ??= new SchemaChecker();
+  return checker;
 }
 
-function compiler(): Ajv2020 {
-  if (ajv) return ajv;
-  // Not strict: clients' schemas carry vendor keywords (OpenAI's `strict`, titles, …).
-  ajv = new Ajv2020({
-    allErrors: false,
-    strict: false,
-    validateSchema: false,
-    addUsedSchema: false,
-  });
-  // The `ajv-formats` CommonJS default export arrives wrapped under NodeNext typing.
-  const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-  addFormats(ajv);
-  return ajv;
+async function checkSchema(
+  schema: Record<string, unknown>,
+  text: string,
+  cut: string,
+): Promise<HeuristicScore[]> {
+  let verdict: SchemaVerdict;
+  if (text.length > MAX_CAPTURED_CHARACTERS) {
+    verdict = { kind: "skipped", reason: "answer_too_long" };
+  } else {
+    let schemaJson: string | null = null;
+    try {
+      schemaJson = JSON.stringify(schema);
+    } catch {
+      // Too deep to write: the body parser's depth bound should have refused it already.
+    }
+    verdict =
+      schemaJson === null
+        ? { kind: "skipped", reason: "schema_not_compiled" }
+        : await schemaChecker().check(schemaJson, text);
+  }
+  switch (verdict.kind) {
+    case "valid":
+      return [{ metric: "json_schema_valid", value: yes(true), comment: null }];
+    case "invalid":
+      return [
+        {
+          metric: "json_schema_valid",
+          value: yes(false),
+          comment: clip(`${verdict.comment}${cut}`),
+        },
+      ];
+    case "skipped":
+      return [
+        {
+          metric: "json_schema_skipped",
+          value: { type: "category", category: verdict.reason },
+          comment: SKIP_COMMENTS[verdict.reason],
+        },
+      ];
+  }
+}
+
+const SKIP_COMMENTS: Record<SkipReason, string> = {
+  unsupported_pattern:
+    "not checked: the schema has a pattern the linear-time engine cannot run (a backreference, lookaround, or syntax RE2 lacks)",
+  schema_not_compiled: "not checked: the schema does not compile",
+  time_limit: "not checked: the check passed its time bound",
+  memory_limit: "not checked: the check passed its memory bound",
+  checker_busy: "not checked: too many checks were waiting",
+  checker_failed: "not checked: the checker failed",
+  answer_too_long: "not checked: the answer is longer than the checker takes",
+};
+
+/** A fixed phrase for a JSON.parse failure: its message quotes the text, so only a position is kept. */
+function jsonParseFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : "";
+  if (/end of JSON input|Unterminated/.test(message)) return "not valid JSON: it ends too early";
+  const position = /at position (\d{1,10})/.exec(message)?.[1];
+  return position === undefined ? "not valid JSON" : `not valid JSON at character ${position}`;
+}
+
+/** Whether the client's `tools` (OpenAI's `function.name`, Anthropic's `name`) declare this name. */
+function isDeclaredTool(declaredTools: readonly unknown[], name: string): boolean {
+  return declaredTools.some(
+    (tool) =>
+      isRecord(tool) &&
+      (tool.name === name || (isRecord(tool.function) && tool.function.name === name)),
+  );
 }
 
 function yes(value: boolean): QualityValue {

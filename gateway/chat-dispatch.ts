@@ -8,7 +8,12 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { EventSink } from "../eventlog/ports.ts";
 import { AbortEmitter } from "./abort-emitter.ts";
-import { heuristicPlanFor, StreamCapture, scoreWholeAnswer } from "./answer-heuristics.ts";
+import {
+  heuristicPlanFor,
+  publishScores,
+  StreamCapture,
+  scoreWholeAnswer,
+} from "./answer-heuristics.ts";
 import { runAttempts } from "./attempt-loop.ts";
 import type { ApiKeys } from "./auth.ts";
 import type { Budgets } from "./budgets.ts";
@@ -357,7 +362,7 @@ export async function dispatchChat(
       }
       complete();
       if (!relayed.failure) {
-        call.ledger.heuristicScores(capture.scores());
+        publishScores(capture.scored(), call.ledger, request.log);
         return {
           outcome: "answered",
           ttftMs: relayed.ttftMs,
@@ -401,10 +406,12 @@ export async function dispatchChat(
       ttftMs: call.ledger.elapsedMs(),
       warnings,
     });
-    call.ledger.heuristicScores(
+    publishScores(
       scoreWholeAnswer(heuristics, inbound.protocol, translatedAnswer, answer, () =>
         adapter.fromChatResponse(answer),
       ),
+      call.ledger,
+      request.log,
     );
     reply.headers({ ...headers, "x-switchboard-cost-usd": costUsd });
     reply.type("application/json");

@@ -98,7 +98,7 @@ describe("OpenAI pass-through relay", () => {
     const capture = new StreamCapture(null);
     const { relayed } = await relay(frames, null, capture);
     expect(relayed.outputText).toBe("ab");
-    expect(capture.scores().map((score) => score.metric)).toEqual(["truncated"]);
+    expect(capture.scored().now.map((score) => score.metric)).toEqual(["truncated"]);
     const broken = await relay([token("a"), `data: {"error":{"message":"boom"}}\n\n`], null);
     expect(broken.relayed.failure?.code).toBe("upstream_stream_failed");
   });
