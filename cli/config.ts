@@ -21,8 +21,21 @@ export const switchboardConfig = z.object({
     .string()
     .optional()
     .describe("http(s)://user:password@host:8123 for a server; unset or chdb:<dir> for embedded"),
+  clickhouse_cluster: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a cluster name from the servers' remote_servers")
+    .optional()
+    .describe(
+      "the ClickHouse cluster (one shard, its replicas) that migrations render Replicated*MergeTree and ON CLUSTER for; unset = one server; needs clickhouse_url to name a server",
+    ),
   kafka_brokers: z.string().optional().describe("comma list host:port; unset = local segment log"),
   kafka_partitions: z.number().int().positive().default(3),
+  kafka_replication_factor: z
+    .number()
+    .int()
+    .positive()
+    .default(1)
+    .describe("replicas of each topic Switchboard creates: 1 for one broker, 3 on a cluster"),
   gateway: gatewayConfig,
   analytics: listener(8081)
     .extend({
@@ -79,7 +92,12 @@ const ENVIRONMENT_OVERRIDES: [string, (config: Record<string, unknown>, value: s
     ["SWITCHBOARD_DATA_DIR", (config, value) => (config.data_dir = value)],
     ["LOG_LEVEL", (config, value) => (config.log_level = value)],
     ["CLICKHOUSE_URL", (config, value) => (config.clickhouse_url = value)],
+    ["CLICKHOUSE_CLUSTER", (config, value) => (config.clickhouse_cluster = value)],
     ["KAFKA_BROKERS", (config, value) => (config.kafka_brokers = value)],
+    [
+      "KAFKA_REPLICATION_FACTOR",
+      (config, value) => (config.kafka_replication_factor = Number(value)),
+    ],
     ["GATEWAY_HOST", (config, value) => (section(config, "gateway").host = value)],
     ["GATEWAY_PORT", (config, value) => (section(config, "gateway").port = Number(value))],
     ["ANALYTICS_HOST", (config, value) => (section(config, "analytics").host = value)],
@@ -123,6 +141,11 @@ export function loadConfig(
     throw new Error(`invalid config ${path}:\n${problems.join("\n")}`);
   }
   const config = parsed.data;
+  if (config.clickhouse_cluster && !/^https?:\/\//.test(config.clickhouse_url ?? "")) {
+    throw new Error(
+      `invalid config ${path}:\n  clickhouse_cluster: a cluster needs clickhouse_url to name one of its servers (chDB is one process)`,
+    );
+  }
   config.gateway.price_catalog = resolve(dirname(path), config.gateway.price_catalog);
   return config;
 }

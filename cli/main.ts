@@ -108,7 +108,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
     case "analytics": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      stops.push((await startAnalytics(config, clickhouse, logger)).stop);
+      stops.push((await startAnalytics(config, clickhouse, logger, metrics)).stop);
       break;
     }
     case "simulator": {

@@ -9,6 +9,7 @@ import { buildGateway } from "../gateway/app.ts";
 import { seedBudgets } from "../gateway/budget-seed.ts";
 import { Budgets } from "../gateway/budgets.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
+import { metricsRoute } from "../gateway/metrics.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
 import { clickhouseRequestLookup } from "../gateway/request-owners.ts";
 import { INGEST_GROUP, INGEST_TOPICS, runIngest } from "../ingest/consumer.ts";
@@ -30,6 +31,7 @@ export function eventLogFor(config: SwitchboardConfig, metrics?: Registry, logge
     localDirectory: join(config.data_dir, "events"),
     outboxDirectory: join(config.data_dir, "outbox"),
     partitions: config.kafka_partitions,
+    replicationFactor: config.kafka_replication_factor,
     logger,
     metrics,
     batching: {
@@ -178,10 +180,15 @@ export async function runReplay(
   }
 }
 
+/**
+ * `metrics`: served at GET /metrics when analytics runs alone (its process's
+ * own metrics, for Prometheus); in `all` the gateway serves the registry.
+ */
 export async function startAnalytics(
   config: SwitchboardConfig,
   clickhouse: ClickHouseClient,
   logger: Logger,
+  metrics?: Registry,
 ): Promise<{ url: string; stop: Stop }> {
   const app = buildAnalytics({
     clickhouse,
@@ -189,6 +196,7 @@ export async function startAnalytics(
     tokens: config.analytics.tokens,
     slo: config.analytics.slo,
   });
+  if (metrics) app.get("/metrics", metricsRoute(metrics));
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
   logger.info(`analytics listening on ${url} (GET ${url}/v1/matrix)`);
   return { url, stop: () => app.close() };
@@ -199,8 +207,8 @@ export async function openClickHouse(
   config: SwitchboardConfig,
   logger: Logger,
 ): Promise<ClickHouseClient> {
-  const clickhouse = createClickHouse(clickhouseUrl(config));
-  const applied = await migrate(clickhouse);
+  const clickhouse = createClickHouse(clickhouseUrl(config), { logger });
+  const applied = await migrate(clickhouse, undefined, { cluster: config.clickhouse_cluster });
   if (applied.length > 0) logger.info({ applied }, "applied ClickHouse migrations");
   return clickhouse;
 }
