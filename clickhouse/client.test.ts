@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CHDB_ENGINE_ARGUMENTS,
   type ClickHouseClient,
   createClickHouse,
   unknownSettingOf,
@@ -104,6 +105,19 @@ describe("a setting the server does not know", () => {
     await expect(
       client.query({ query: "SELECT * FROM no_such_table", format: "JSONEachRow" }),
     ).rejects.toMatchObject({ code: "60" });
+  });
+});
+
+describe("the embedded engine", () => {
+  // Where a sandbox has no cgroup memory files it can read, an engine that
+  // looks for them prints a stack trace on stderr at every start.
+  it("starts with its memory worker off the cgroup files, as CHDB_ENGINE_ARGUMENTS say", async () => {
+    expect(CHDB_ENGINE_ARGUMENTS).toContain("--memory_worker_use_cgroup=0");
+    const rows = await client.query({
+      query: "SELECT value FROM system.server_settings WHERE name = 'memory_worker_use_cgroup'",
+      format: "JSONEachRow",
+    });
+    expect(await rows.json()).toEqual([{ value: "0" }]);
   });
 });
 

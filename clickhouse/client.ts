@@ -1,4 +1,5 @@
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
+import { Session } from "chdb";
 import { createChdbConnection } from "chdb/connection";
 
 export type { ClickHouseClient } from "@clickhouse/client";
@@ -30,6 +31,18 @@ export interface ClickHouseOptions {
   logger?: SettingsLogger;
 }
 
+/**
+ * The arguments the embedded engine starts with. `memory_worker_use_cgroup=0`:
+ * ClickHouse's memory worker otherwise reads the process's cgroup memory
+ * files, and where a container or sandbox has none it can read (cgroup v2
+ * without the memory controller, a cgroup path not mounted) chDB prints
+ * "Cannot use cgroups reader" and a 20-line stack trace on stderr at every
+ * start. Without it the worker watches the process's own memory, which for an
+ * engine inside the Node process is the right thing to watch; the engine's
+ * memory limit is unchanged (max_server_memory_usage is the same either way).
+ */
+export const CHDB_ENGINE_ARGUMENTS = ["--memory_worker_use_cgroup=0"];
+
 const STDERR_LOGGER: SettingsLogger = {
   warn: (fields, message) => console.warn(message, JSON.stringify(fields)),
 };
@@ -57,12 +70,19 @@ export function createClickHouse(
   }
   const path = url.startsWith("chdb:") ? url.slice("chdb:".length) : url;
   if (!path) throw new Error(`CLICKHOUSE_URL "${url}" names no chDB directory`);
-  const client = createClient({
+  // createChdbConnection takes no engine arguments, and the engine of a data
+  // directory keeps those of the first connection to it: a session opened with
+  // ours first starts it, and is closed once the client's connection holds it.
+  const starter = new Session(path, { connectionArgs: CHDB_ENGINE_ARGUMENTS });
+  let connection: ClientOptions["connection"];
+  try {
     // chdb bundles its own copy of @clickhouse/client-common's types; the
     // runtime contract is the same, so the cast only bridges the two copies.
-    connection: createChdbConnection({ path }) as unknown as ClientOptions["connection"],
-    clickhouse_settings: CONSTANT_SETTINGS,
-  });
+    connection = createChdbConnection({ path }) as unknown as ClientOptions["connection"];
+  } finally {
+    starter.close();
+  }
+  const client = createClient({ connection, clickhouse_settings: CONSTANT_SETTINGS });
   return tolerateUnknownSettings(client, {}, logger);
 }
 
