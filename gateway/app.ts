@@ -7,6 +7,7 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
+import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { newEventId } from "../events/ids.ts";
 import { ApiKeys } from "./auth.ts";
 import { Budgets, type Clock } from "./budgets.ts";
@@ -29,6 +30,7 @@ import {
 } from "./request-owners.ts";
 import { Router, type RouterOptions } from "./routing.ts";
 import { Upstream } from "./upstream.ts";
+import { vendorSecretRedactor } from "./vendor-secrets.ts";
 
 export interface GatewayDependencies {
   config: GatewayConfig;
@@ -53,13 +55,19 @@ export interface GatewayDependencies {
   rememberedRequests?: number;
   /** Routing's random source and backoff wait; tests seed and record them. */
   routing?: Omit<RouterOptions, "now">;
+  /**
+   * The vendor keys to keep out of every answer, header and event; the CLI
+   * passes the process's own (its logger uses the same). Default: built from
+   * `config.vendors`.
+   */
+  redactor?: SecretRedactor;
 }
 
 /** Builds the gateway without listening, so tests can `inject()` requests. */
 export function buildGateway({
   config,
   prices,
-  sink,
+  sink: givenSink,
   logger,
   metrics,
   budgets: givenBudgets,
@@ -67,7 +75,10 @@ export function buildGateway({
   requestLookup,
   rememberedRequests,
   routing,
+  redactor = vendorSecretRedactor(config.vendors).redactor,
 }: GatewayDependencies): FastifyInstance {
+  // Every event this gateway writes, whatever a vendor put in it, is redacted.
+  const sink = redactingSink(givenSink, redactor);
   const app = Fastify({
     loggerInstance: logger,
     // Per-request lines would double what the events already record.
@@ -103,6 +114,7 @@ export function buildGateway({
     upstreams,
     // Remembers each completed request's tenant, for /v1/feedback.
     sink: rememberingCompletions(sink, owners),
+    redactor,
   };
   const created = Math.floor(clock() / 1000);
 
@@ -140,6 +152,23 @@ export function buildGateway({
     }
     reply.code(gatewayError.status).send(inboundOf(request).renderError(gatewayError));
   });
+  if (redactor.active) {
+    // Every answer that is not a stream (streams redact in stream-relay.ts):
+    // a vendor's error text echoing the gateway's key reaches the client as
+    // an error body, a header, or a pass-through answer.
+    app.addHook("onSend", (_request, reply, payload, done) => {
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        const redacted = redactor.redactValue(value);
+        if (redacted !== value && redacted !== undefined) reply.header(name, redacted);
+      }
+      if (typeof payload === "string") done(null, redactor.redact(payload));
+      else if (Buffer.isBuffer(payload)) {
+        const text = payload.toString("utf8");
+        const redacted = redactor.redact(text);
+        done(null, redacted === text ? payload : redacted);
+      } else done(null, payload);
+    });
+  }
   app.addHook("onClose", async () => {
     await Promise.all([...upstreams.values()].map((upstream) => upstream.close()));
   });

@@ -7,6 +7,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { EventSink } from "../eventlog/ports.ts";
+import type { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { AbortEmitter } from "./abort-emitter.ts";
 import {
   heuristicPlanFor,
@@ -66,6 +67,8 @@ export interface DispatchDependencies {
   clock: () => number;
   upstreams: Map<string, Upstream>;
   sink: EventSink;
+  /** The vendor keys, kept out of streams (non-streamed answers pass app.ts's onSend hook). */
+  redactor: SecretRedactor;
 }
 
 /** Everything about one request that each attempt reads. */
@@ -305,6 +308,7 @@ export async function dispatchChat(
       const options = {
         headers,
         capture,
+        redactor: dependencies.redactor,
         elapsedMs: () => call.ledger.elapsedMs(),
         errorFrame: (error: GatewayError) =>
           inbound

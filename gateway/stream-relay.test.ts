@@ -4,6 +4,7 @@
 import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { StreamCapture } from "./answer-heuristics.ts";
 import { relayOpenAIPassThrough } from "./stream-relay.ts";
 
@@ -47,6 +48,7 @@ async function relay(
     {
       headers: {},
       capture,
+      redactor: SecretRedactor.none,
       elapsedMs: () => ++elapsed,
       errorFrame: () => "",
       fromUsage: (value) => {

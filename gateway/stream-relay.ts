@@ -8,6 +8,7 @@
 //     written in the client's protocol.
 import type { ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
+import type { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import type { StreamCapture } from "./answer-heuristics.ts";
 import { GatewayError } from "./errors.ts";
 import { type AttemptFailure, ClientGoneError, failureFromError } from "./failures.ts";
@@ -37,6 +38,12 @@ export interface RelayOptions {
   errorFrame(error: GatewayError): string;
   /** Gathers what the answer heuristics read (answer-heuristics.ts), bounded; none: nothing kept. */
   capture?: StreamCapture;
+  /**
+   * The gateway's vendor keys, kept out of everything written to the client:
+   * a vendor may echo its Authorization header in a mid-stream error frame,
+   * which pass-through relays as received.
+   */
+  redactor: SecretRedactor;
 }
 
 const SSE_HEADERS = {
@@ -285,6 +292,7 @@ function generatedTextOf(chunk: Record<string, unknown>): string | null {
  * Writes the headers, then each transformed slice of the upstream body as it
  * arrives, waiting for the client to drain. A broken upstream ends the stream
  * with the protocol's error frame; a client that leaves ends it quietly.
+ * Everything written passes the secret redactor here, the one way out.
  */
 async function pump(
   upstream: UpstreamStream,
@@ -294,14 +302,17 @@ async function pump(
   transform: (text: string) => string,
   finish: () => string | undefined = () => undefined,
 ): Promise<RelayedStream> {
-  client.writeHead(200, { ...SSE_HEADERS, ...options.headers });
+  const redactor = options.redactor;
+  client.writeHead(200, { ...SSE_HEADERS, ...redactor.redactHeaders(options.headers) });
   const decoder = new TextDecoder();
+  // A secret split between two upstream chunks is held back until it is whole.
+  const redacting = redactor.stream();
   try {
     for await (const bytes of upstream.body) {
-      const out = transform(decoder.decode(bytes as Buffer, { stream: true }));
+      const out = redacting.push(transform(decoder.decode(bytes as Buffer, { stream: true })));
       if (out && !client.write(out)) await drained(client);
     }
-    const last = finish();
+    const last = redacting.push(finish() ?? "") + redacting.end();
     if (last) client.write(last);
   } catch (error) {
     const failure = failureFromError(client.destroyed ? new ClientGoneError() : error);
@@ -309,7 +320,7 @@ async function pump(
       relayed.failure = failure;
     } else {
       relayed.failure = { ...failure, code: "upstream_stream_failed" };
-      client.write(options.errorFrame(toError(relayed.failure)));
+      client.write(redacting.end() + redactor.redact(options.errorFrame(toError(relayed.failure))));
     }
   }
   client.end();

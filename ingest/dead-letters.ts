@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import type { EventSink, LogRecord } from "../eventlog/ports.ts";
+import { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { DEAD_LETTER_TOPIC } from "../events/topics.ts";
 
 /** A row of switchboard.dead_letters, and the value of a record on the dead-letter topic. */
@@ -10,7 +11,10 @@ export interface DeadLetter {
   source_partition: number;
   source_offset: string;
   reason: string;
-  /** The original bytes as UTF-8 text, or base64 when they are not UTF-8 (the reason says so). */
+  /**
+   * The original bytes as UTF-8 text, or base64 when they are not UTF-8 (the
+   * reason says so); a configured vendor key in the text is redacted.
+   */
   payload: string;
   payload_bytes: number;
 }
@@ -18,16 +22,30 @@ export interface DeadLetter {
 export const DEAD_LETTER_TABLE = "switchboard.dead_letters";
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
-/** A dead letter for `record`, keeping its exact bytes and where it came from. */
-export function deadLetterFor(record: LogRecord, reason: string, receivedAt: string): DeadLetter {
+/**
+ * A dead letter for `record`, keeping its exact bytes and where it came from,
+ * but never a vendor key: a record written by anything other than a gateway
+ * redacting its events (an older version, another producer) may carry one,
+ * and the reason may quote the payload.
+ */
+export function deadLetterFor(
+  record: LogRecord,
+  reason: string,
+  receivedAt: string,
+  redactor: SecretRedactor = SecretRedactor.none,
+): DeadLetter {
   const text = isUtf8(record.value);
   return {
     received_at: receivedAt,
     source_topic: record.topic,
     source_partition: record.partition,
     source_offset: record.offset,
-    reason: text ? reason : `${reason} (payload is not UTF-8; stored base64-encoded)`,
-    payload: record.value.toString(text ? "utf8" : "base64"),
+    reason: redactor.redact(
+      text ? reason : `${reason} (payload is not UTF-8; stored base64-encoded)`,
+    ),
+    payload: text
+      ? redactor.redact(record.value.toString("utf8"))
+      : record.value.toString("base64"),
     payload_bytes: record.value.length,
   };
 }

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import type { EventSink, LogRecord } from "../eventlog/ports.ts";
+import { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { EVENT_TYPES, type EventType } from "../events/schemas.ts";
 import { type DeadLetter, deadLetterFor, storeDeadLetters } from "./dead-letters.ts";
 import { CURRENT_EVENTS, type DecodedEvent, type EventDecoder } from "./event-decoder.ts";
@@ -25,6 +26,8 @@ export interface EventLoaderOptions {
   decoder?: EventDecoder;
   /** Counts insert errors per table. */
   metrics?: IngestMetrics;
+  /** The vendor keys kept out of dead letters (deadLetterFor). Default: none. */
+  redactor?: SecretRedactor;
 }
 
 interface PendingRow {
@@ -76,6 +79,7 @@ interface PendingRow {
 export class EventLoader {
   private readonly decoder: EventDecoder;
   private readonly metrics: IngestMetrics | undefined;
+  private readonly redactor: SecretRedactor;
 
   constructor(
     private readonly clickhouse: ClickHouseClient,
@@ -84,6 +88,7 @@ export class EventLoader {
   ) {
     this.decoder = options.decoder ?? CURRENT_EVENTS;
     this.metrics = options.metrics;
+    this.redactor = options.redactor ?? SecretRedactor.none;
   }
 
   async store(records: LogRecord[]): Promise<StoredBatch> {
@@ -93,7 +98,7 @@ export class EventLoader {
     for (const record of records) {
       const decoded = this.decoder.decode(record.value);
       if (!decoded.ok) {
-        deadLetters.push(deadLetterFor(record, decoded.reason, receivedAt));
+        deadLetters.push(deadLetterFor(record, decoded.reason, receivedAt, this.redactor));
         continue;
       }
       const rows = rowsByTable.get(decoded.table);
@@ -126,7 +131,7 @@ export class EventLoader {
       const refused = new Set(outcome.refused.map((refusal) => refusal.index));
       for (const refusal of outcome.refused) {
         const pending = fresh[refusal.index] as PendingRow;
-        deadLetters.push(deadLetterFor(pending.record, refusal.reason, receivedAt));
+        deadLetters.push(deadLetterFor(pending.record, refusal.reason, receivedAt, this.redactor));
       }
       fresh.forEach((pending, index) => {
         if (refused.has(index)) return;

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import type { EventLog } from "../eventlog/open-event-log.ts";
 import type { EventSink, LogRecord } from "../eventlog/ports.ts";
+import type { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { EVENT_TYPES } from "../events/schemas.ts";
 import { INGEST_TOPICS, storeWithRetry } from "./consumer.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
@@ -18,6 +19,8 @@ export interface ReplayOptions {
   signal?: AbortSignal;
   logger: Logger;
   metrics?: IngestMetrics;
+  /** The vendor keys kept out of dead letters. Default: none. */
+  redactor?: SecretRedactor;
 }
 
 export interface ReplaySummary {
@@ -56,7 +59,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     return summary;
   }
   const store = storeWithRetry(
-    new EventLoader(options.clickhouse, options.deadLetterSink, { metrics: options.metrics }),
+    new EventLoader(options.clickhouse, options.deadLetterSink, {
+      metrics: options.metrics,
+      redactor: options.redactor,
+    }),
     {
       logger,
       metrics: options.metrics,

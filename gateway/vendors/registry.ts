@@ -2,6 +2,7 @@
 // The OpenAI-compatible family shares one adapter, its members told apart by
 // their declared differences (openai-compatible-presets.ts).
 import type { VendorConfig } from "../config.ts";
+import { vendorApiKeyOf } from "../vendor-secrets.ts";
 import type { VendorAdapter } from "./adapter.ts";
 import { createAnthropicAdapter } from "./anthropic.ts";
 import { createAzureOpenAIAdapter } from "./azure-openai.ts";
@@ -11,7 +12,7 @@ import { OPENAI_COMPATIBLE_PRESETS } from "./openai-compatible-presets.ts";
 
 /** The adapter for one configured vendor, holding its key (read from the environment once). */
 export function createVendorAdapter(config: VendorConfig): VendorAdapter {
-  const apiKey = config.api_key_env ? process.env[config.api_key_env] : config.api_key;
+  const apiKey = vendorApiKeyOf(config);
   switch (config.protocol) {
     case "anthropic":
       return createAnthropicAdapter(config, apiKey);
