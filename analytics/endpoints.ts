@@ -25,7 +25,13 @@ export interface EndpointDescription {
 }
 
 export const ANALYTICS_BASE_URL = "http://127.0.0.1:8081";
-const DEMO_AUTHORIZATION = "-H 'authorization: Bearer sk-switchboard-analytics-demo'";
+/**
+ * The token's place in every example: a shell variable, never a token. The
+ * examples are served without authentication (/openapi.json, /docs), so a
+ * real one there is published to whoever reaches the port (openapi.ts checks).
+ */
+export const TOKEN_PLACEHOLDER = "$SWITCHBOARD_ANALYTICS_TOKEN";
+const DEMO_AUTHORIZATION = `-H "authorization: Bearer ${TOKEN_PLACEHOLDER}"`;
 
 function curl(pathAndQuery: string, extra = ""): string {
   return `curl -s ${DEMO_AUTHORIZATION}${extra} '${ANALYTICS_BASE_URL}${pathAndQuery}'`;

@@ -1,7 +1,8 @@
 // The OpenAPI document and the docs page, both generated from the endpoint
 // descriptions (endpoints.ts) and their zod schemas via z.toJSONSchema.
 import { z } from "zod";
-import { ANALYTICS_ENDPOINTS, type EndpointDescription } from "./endpoints.ts";
+import { DEMO_ANALYTICS_TOKEN } from "./access.ts";
+import { ANALYTICS_ENDPOINTS, type EndpointDescription, TOKEN_PLACEHOLDER } from "./endpoints.ts";
 import { ANALYTICS_ERRORS } from "./errors.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -64,7 +65,40 @@ const ERROR_SCHEMA = {
   },
 };
 
+/** What may follow `Authorization: Bearer` in text anyone can read: the examples' variable, or `<token>`. */
+const PLACEHOLDER_BEARER = new RegExp(
+  `^(?:${TOKEN_PLACEHOLDER.replace("$", "\\$")}|<token>|&lt;token&gt;)`,
+);
+const AUTHORIZATION_VALUE = /authorization:\s*Bearer\s+(\S+)/gi;
+/** The shape of Switchboard's keys and tokens and most vendors' (`sk-…`). */
+const KEY_SHAPED = /\bsk-[A-Za-z0-9_-]{8,}/;
+
+/**
+ * Throws when `text`, served without authentication, carries a credential:
+ * the demo token, anything shaped like a key, or an Authorization value that
+ * is not a placeholder. Checked once when the API is built, so a credential
+ * slipped into an example or a description stops start-up and fails the
+ * tests instead of being published.
+ */
+export function assertNoCredential(text: string, what: string): void {
+  if (text.includes(DEMO_ANALYTICS_TOKEN) || KEY_SHAPED.test(text)) {
+    throw new Error(`${what} contains a key or token`);
+  }
+  for (const match of text.matchAll(AUTHORIZATION_VALUE)) {
+    const value = (match[1] as string).replace(/^[`'"\\]+/, "");
+    if (!PLACEHOLDER_BEARER.test(value)) {
+      throw new Error(`${what} contains a bearer value that is not a placeholder`);
+    }
+  }
+}
+
 export function openApiDocument(endpoints: EndpointDescription[] = ANALYTICS_ENDPOINTS) {
+  const document = buildOpenApiDocument(endpoints);
+  assertNoCredential(JSON.stringify(document), "the OpenAPI document");
+  return document;
+}
+
+function buildOpenApiDocument(endpoints: EndpointDescription[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const endpoint of endpoints) {
     const operation: Record<string, unknown> = {
@@ -141,6 +175,12 @@ function typeSummary(schema: JsonSchema): string {
 }
 
 export function docsPage(endpoints: EndpointDescription[] = ANALYTICS_ENDPOINTS): string {
+  const page = buildDocsPage(endpoints);
+  assertNoCredential(page, "the docs page");
+  return page;
+}
+
+function buildDocsPage(endpoints: EndpointDescription[]): string {
   const sections = endpoints.map((endpoint) => {
     const rows = parameters(endpoint)
       .map(
