@@ -18,7 +18,12 @@ export {
   type LocalLogSinkOptions,
 } from "./local/local-log-sink.ts";
 export { LocalLogSource, type LocalLogSourceOptions } from "./local/local-log-source.ts";
-export { type EventLog, type EventLogOptions, openEventLog } from "./open-event-log.ts";
+export {
+  type EventLog,
+  type EventLogOptions,
+  LocalReplayFromError,
+  openEventLog,
+} from "./open-event-log.ts";
 export { OutboxMetrics, type OutboxState } from "./outbox/outbox-metrics.ts";
 export { OutboxFullError, OutboxSink, type OutboxSinkOptions } from "./outbox/outbox-sink.ts";
 export type {

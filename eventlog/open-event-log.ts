@@ -82,8 +82,23 @@ export interface EventLog {
    */
   createSink(options?: { outbox?: string }): Promise<EventSink>;
   createSource(group: string, topics: string[]): Promise<EventSource>;
-  /** A one-off source for `switchboard replay` (see ReplaySource). */
+  /**
+   * A one-off source for `switchboard replay` (see ReplaySource). `from`:
+   * Kafka starts at the first record sent at or after it; the local log keeps
+   * no time index and refuses it (LocalReplayFromError) rather than replay
+   * everything while the caller believes it asked for less.
+   */
   openReplay(topics: string[], options?: { from?: Date }): Promise<ReplaySource>;
+}
+
+/** `replay --from` on the local log, which keeps no time index to start from. */
+export class LocalReplayFromError extends Error {
+  override name = "LocalReplayFromError";
+  constructor() {
+    super(
+      "replay --from needs Kafka (kafka_brokers): the local event log keeps no time index to start from. Replay without --from: it reads the whole log, and events the tables already hold are left out, so nothing counts twice.",
+    );
+  }
 }
 
 /** The event log the configuration asks for: Kafka when brokers are given, else the local segment log. */
@@ -107,7 +122,10 @@ export function openEventLog(options: EventLogOptions): EventLog {
         LocalLogSink.open({ ...sinkOptions, directory: options.localDirectory, logger }),
       createSource: async (group, topics) =>
         new LocalLogSource({ ...sourceOptions, topics, group }),
-      openReplay: (topics) => openLocalReplay(topics, sourceOptions),
+      openReplay: async (topics, { from } = {}) => {
+        if (from) throw new LocalReplayFromError();
+        return openLocalReplay(topics, sourceOptions);
+      },
     };
   }
   const {
