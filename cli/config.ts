@@ -36,6 +36,12 @@ export const switchboardConfig = z.object({
     .positive()
     .default(1)
     .describe("replicas of each topic Switchboard creates: 1 for one broker, 3 on a cluster"),
+  allow_public_demo_credentials: z
+    .boolean()
+    .default(false)
+    .describe(
+      "start even though a listener on a non-loopback address accepts a demo credential (loudly warned)",
+    ),
   gateway: gatewayConfig,
   analytics: listener(8081)
     .extend({
@@ -97,6 +103,13 @@ const ENVIRONMENT_OVERRIDES: [string, (config: Record<string, unknown>, value: s
     [
       "KAFKA_REPLICATION_FACTOR",
       (config, value) => (config.kafka_replication_factor = Number(value)),
+    ],
+    [
+      "SWITCHBOARD_ALLOW_PUBLIC_DEMO_CREDENTIALS",
+      // Anything but true or false stays a string, which validation then refuses by name.
+      (config, value) =>
+        (config.allow_public_demo_credentials =
+          value === "true" ? true : value === "false" ? false : value),
     ],
     ["GATEWAY_HOST", (config, value) => (section(config, "gateway").host = value)],
     ["GATEWAY_PORT", (config, value) => (section(config, "gateway").port = Number(value))],

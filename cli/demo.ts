@@ -6,6 +6,13 @@ import type { SwitchboardConfig } from "./config.ts";
 const DEMO_MODELS = [{ id: "sim-small" }, { id: "sim-large" }];
 
 /**
+ * The demo config's gateway key (config/switchboard.yaml, api_keys `demo`).
+ * Published in the README, so anyone may use it: start-up refuses it on a
+ * non-loopback address (public-address.ts).
+ */
+export const DEMO_API_KEY = "sk-switchboard-demo";
+
+/**
  * With no vendor configured, `switchboard all` stands up two simulated vendors
  * so the whole product can be tried at once: sim-alpha (a little flaky, so
  * failovers show) and sim-beta. Routes `fast` and `smart` fall back from

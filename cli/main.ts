@@ -1,10 +1,14 @@
 // `switchboard <role>`: the single entry point. `all` runs every role in one
 // process on the embedded defaults; the others run one role each.
-import { pino } from "pino";
+
 import { evalCommand } from "../evals/command.ts";
+import { redactingLogger } from "../eventlog/logger.ts";
+import { MIN_REDACTED_SECRET_LENGTH } from "../eventlog/secret-redactor.ts";
+import { vendorSecretRedactor } from "../gateway/vendor-secrets.ts";
 import { loadConfig, type SwitchboardConfig } from "./config.ts";
 import { startDemoVendors } from "./demo.ts";
 import { startMetricsServer } from "./metrics-server.ts";
+import { credentialedListeners, refuseDemoCredentialsOnPublicAddress } from "./public-address.ts";
 import {
   clickhouseUrl,
   metricsRegistry,
@@ -40,7 +44,21 @@ async function main(role: string | undefined): Promise<Stop[]> {
     return [];
   }
   const config = loadConfig();
-  const logger = pino({ level: config.log_level });
+  // One redactor for the process, from the configured vendor keys: every log
+  // line, answer, event and dead letter passes it.
+  const { redactor, unredactedVendors } = vendorSecretRedactor(config.gateway.vendors);
+  const logger = redactingLogger({ level: config.log_level }, redactor);
+  if (unredactedVendors.length > 0) {
+    logger.warn(
+      { vendors: unredactedVendors },
+      `vendor keys shorter than ${MIN_REDACTED_SECRET_LENGTH} characters are not redacted from answers, logs and events: no real vendor key is that short`,
+    );
+  }
+  // Before anything listens: nothing is exposed, even for a moment.
+  await refuseDemoCredentialsOnPublicAddress(credentialedListeners(config, role), {
+    allowPublicDemoCredentials: config.allow_public_demo_credentials,
+    logger,
+  });
   const metrics = metricsRegistry();
   const stops: Stop[] = [];
   const fail = (error: unknown) => {
@@ -63,18 +81,22 @@ async function main(role: string | undefined): Promise<Stop[]> {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
       // One registry for the three roles, served at the gateway's /metrics.
-      stops.push(await startIngest(config, clickhouse, logger, fail, metrics));
+      stops.push(await startIngest(config, clickhouse, logger, fail, metrics, redactor));
       stops.push((await startAnalytics(config, clickhouse, logger)).stop);
-      stops.push((await startGateway(config, gatewayConfig, logger, metrics, clickhouse)).stop);
+      stops.push(
+        (await startGateway(config, gatewayConfig, logger, metrics, redactor, clickhouse)).stop,
+      );
       break;
     }
     case "gateway":
-      stops.push((await startGateway(config, await withVendors(config), logger, metrics)).stop);
+      stops.push(
+        (await startGateway(config, await withVendors(config), logger, metrics, redactor)).stop,
+      );
       break;
     case "ingest": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      stops.push(await startIngest(config, clickhouse, logger, fail, metrics));
+      stops.push(await startIngest(config, clickhouse, logger, fail, metrics, redactor));
       const server = await startMetricsServer(
         metrics,
         config.ingest.metrics_host,
@@ -96,6 +118,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
         const summary = await runReplay(config, clickhouse, logger, {
           from,
           signal: interrupted.signal,
+          redactor,
         });
         console.log(JSON.stringify(summary));
       } finally {

@@ -5,6 +5,7 @@ import { buildAnalytics } from "../analytics/app.ts";
 import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts";
 import { migrate } from "../clickhouse/migrate.ts";
 import { openEventLog } from "../eventlog/index.ts";
+import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { buildGateway } from "../gateway/app.ts";
 import { seedBudgets } from "../gateway/budget-seed.ts";
 import { Budgets } from "../gateway/budgets.ts";
@@ -17,6 +18,7 @@ import { IngestMetrics } from "../ingest/ingest-metrics.ts";
 import { EventLoader } from "../ingest/loader.ts";
 import { type ReplaySummary, replay } from "../ingest/replay.ts";
 import type { SwitchboardConfig } from "./config.ts";
+import { describeBoundAddresses } from "./public-address.ts";
 
 /** Something started that must be stopped, in reverse order, on shutdown. */
 export type Stop = () => Promise<void>;
@@ -58,19 +60,24 @@ export function metricsRegistry(): Registry {
  * `clickhouse`: the process's client where it has one (`switchboard all`);
  * the gateway role alone opens one for the budget seed only when
  * clickhouse_url names a server (embedded chDB is locked by the process
- * running ingest).
+ * running ingest). `redactor`: the process's, built from the vendor keys.
  */
 export async function startGateway(
   config: SwitchboardConfig,
   gatewayConfig: GatewayConfig,
   logger: Logger,
   metrics: Registry,
+  redactor: SecretRedactor,
   clickhouse?: ClickHouseClient,
 ): Promise<{ url: string; stop: Stop }> {
   const prices = PriceCatalog.load(gatewayConfig.price_catalog);
   const gatewayLogger = logger.child({ role: "gateway" });
   // With Kafka, an outbox under <data_dir>/outbox/gateway: requests never wait on Kafka.
-  const sink = await eventLogFor(config, metrics, logger).createSink({ outbox: "gateway" });
+  // Redacted before it, so budget alerts pass the same redactor as the gateway's events.
+  const sink = redactingSink(
+    await eventLogFor(config, metrics, logger).createSink({ outbox: "gateway" }),
+    redactor,
+  );
   let budgets: Budgets | undefined;
   if (gatewayConfig.budgets.length > 0) {
     budgets = new Budgets(gatewayConfig.budgets, sink);
@@ -89,9 +96,12 @@ export async function startGateway(
     metrics,
     budgets,
     requestLookup: lookupClient ? clickhouseRequestLookup(lookupClient) : undefined,
+    redactor,
   });
   const url = await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
-  logger.info(`gateway listening on ${url} (OpenAI API at ${url}/v1)`);
+  logger.info(
+    `gateway listening on ${describeBoundAddresses(app.addresses())} (OpenAI API at ${url}/v1)`,
+  );
   return {
     url,
     stop: async () => {
@@ -134,12 +144,14 @@ async function seedBudgetsAtStart(
   }
 }
 
+/** `redactor`: the vendor keys kept out of dead letters. */
 export async function startIngest(
   config: SwitchboardConfig,
   clickhouse: ClickHouseClient,
   logger: Logger,
   onFailure: (error: unknown) => void,
   metrics: Registry,
+  redactor: SecretRedactor,
 ): Promise<Stop> {
   const ingestLogger = logger.child({ role: "ingest" });
   const eventLog = eventLogFor(config, metrics, ingestLogger);
@@ -147,7 +159,10 @@ export async function startIngest(
   const deadLetterSink = await eventLog.createSink();
   const source = await eventLog.createSource(INGEST_GROUP, INGEST_TOPICS);
   const ingestMetrics = IngestMetrics.for(metrics);
-  const loader = new EventLoader(clickhouse, deadLetterSink, { metrics: ingestMetrics });
+  const loader = new EventLoader(clickhouse, deadLetterSink, {
+    metrics: ingestMetrics,
+    redactor,
+  });
   runIngest(source, loader, { logger: ingestLogger, metrics: ingestMetrics }).catch(onFailure);
   ingestLogger.info(`ingest consuming ${INGEST_TOPICS.join(", ")}`);
   return async () => {
@@ -161,7 +176,7 @@ export async function runReplay(
   config: SwitchboardConfig,
   clickhouse: ClickHouseClient,
   logger: Logger,
-  options: { from?: Date; signal?: AbortSignal },
+  options: { from?: Date; signal?: AbortSignal; redactor: SecretRedactor },
 ): Promise<ReplaySummary> {
   const replayLogger = logger.child({ role: "replay" });
   const eventLog = eventLogFor(config, undefined, replayLogger);
@@ -174,6 +189,7 @@ export async function runReplay(
       from: options.from,
       signal: options.signal,
       logger: replayLogger,
+      redactor: options.redactor,
     });
   } finally {
     await deadLetterSink.close();
@@ -198,7 +214,9 @@ export async function startAnalytics(
   });
   if (metrics) app.get("/metrics", metricsRoute(metrics));
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
-  logger.info(`analytics listening on ${url} (GET ${url}/v1/matrix)`);
+  logger.info(
+    `analytics listening on ${describeBoundAddresses(app.addresses())} (GET ${url}/v1/matrix)`,
+  );
   return { url, stop: () => app.close() };
 }
 
