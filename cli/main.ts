@@ -1,6 +1,5 @@
 // `switchboard <role>`: the single entry point. `all` runs every role in one
 // process on the embedded defaults; the others run one role each.
-
 import { evalCommand } from "../evals/command.ts";
 import { redactingLogger } from "../eventlog/logger.ts";
 import { MIN_REDACTED_SECRET_LENGTH } from "../eventlog/secret-redactor.ts";
