@@ -327,7 +327,12 @@ class GatewayClient {
   }
 
   async checkModels(models: string[]): Promise<void> {
-    const response = await fetch(`${this.base}/v1/models`, { signal: this.timeout() });
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}/v1/models`, { signal: this.timeout() });
+    } catch (error) {
+      throw new Error(this.unreachable(error));
+    }
     if (!response.ok) throw new Error(`GET ${this.base}/v1/models answered ${response.status}`);
     const known = new Set(
       ((await response.json()) as { data: { id: string }[] }).data.map((model) => model.id),
@@ -365,7 +370,7 @@ class GatewayClient {
         costUsd: response.headers.get("x-switchboard-cost-usd"),
       };
       if (!response.ok) {
-        call.error = `${response.status} ${payload?.error?.code ?? ""}: ${payload?.error?.message ?? "no error body"}`;
+        call.error = refusal(response.status, payload?.error);
       } else {
         call.text = payload?.choices?.[0]?.message?.content ?? "";
       }
@@ -374,7 +379,7 @@ class GatewayClient {
       return {
         requestId: null,
         text: null,
-        error: (error as Error).message,
+        error: this.unreachable(error),
         latencyMs: Math.round(performance.now() - startedAt),
         costUsd: null,
       };
@@ -405,11 +410,30 @@ class GatewayClient {
         error: `${response.status}: ${payload?.error?.message ?? "no body"}`,
       };
     } catch (error) {
-      return { eventId: null, error: (error as Error).message };
+      return { eventId: null, error: this.unreachable(error) };
     }
   }
 
   private timeout(): AbortSignal {
     return AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
+
+  /** Why a call got no HTTP answer at all: the gateway is down, or too slow. */
+  private unreachable(error: unknown): string {
+    if (error instanceof Error && error.name === "TimeoutError") {
+      return `no answer from the gateway within ${this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms (--timeout-ms)`;
+    }
+    const cause =
+      error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+    const code = typeof cause?.code === "string" ? cause.code : (error as Error).message;
+    return `gateway unreachable at ${this.base} (${code}): is it running? (npx switchboard all, or --gateway URL)`;
+  }
+}
+
+/** A gateway error answer, said in terms of what to do about it. */
+function refusal(status: number, error: { message?: string; code?: string } | undefined): string {
+  const said = `${status} ${error?.code ?? "error"}: ${error?.message ?? "no error body"}`;
+  if (status === 401)
+    return `the gateway refused the key (${said}): pass --key or set SWITCHBOARD_API_KEY`;
+  return said;
 }

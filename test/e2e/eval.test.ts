@@ -308,6 +308,14 @@ describe("switchboard eval against the gateway and the simulator", () => {
     expect(lines[4]).toBe(
       `scores posted to /v1/feedback: 14; judge calls: 2, cost_usd ${expectedJudgeCost()}`,
     );
+    // Why beta's four cases failed, one row each; alpha passed everything.
+    expect(lines[5]).toBe("");
+    expect(lines[6]).toBe("why cases failed");
+    expect(lines[7]?.split(/\s+/)).toEqual(["candidate", "cases", "why"]);
+    const why = lines.slice(8);
+    expect(why).toHaveLength(4);
+    for (const line of why) expect(line).toMatch(/^beta\/sim-small {2}/);
+    expect(why[0]).toContain('exact_match: answered "Lyon"; judge_score: judged 1 (passes at 4)');
 
     // ── The events: one eval score per grader and candidate, on the graded request ──
     type Score = {
