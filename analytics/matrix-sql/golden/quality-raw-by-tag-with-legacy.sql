@@ -1,0 +1,59 @@
+SELECT tag AS tag_key,
+      metric, type, minimum, maximum, category,
+      sum(n) AS scores,
+      sum(n_true) AS true_scores,
+      if(type = 'number', sum(x_sum) / scores, NULL) AS mean,
+      -- Rounding can take Σx² − (Σx)²/n a hair below zero when every score is equal.
+      if(type = 'number' AND scores > 1,
+         greatest(0, (sum(x_sum_squares) - pow(sum(x_sum), 2) / scores) / (scores - 1)),
+         NULL) AS sample_variance
+    FROM (
+      SELECT toStartOfHour(assumeNotNull(request_occurred_at)) AS hour, tenant_id, vendor, model,
+             task, team, key_id, arrayJoin(if(empty(tags), [''], tags)) AS tag, metric, value.type AS type,
+             if(type = 'number', assumeNotNull(value.minimum), 0) AS minimum,
+             if(type = 'number', assumeNotNull(value.maximum), 0) AS maximum,
+             if(type = 'category', assumeNotNull(value.category), '') AS category, toUInt64(1) AS n,
+             toUInt64(ifNull(value.boolean, false)) AS n_true,
+             if(type = 'number', assumeNotNull(value.number), 0) AS x_sum,
+             if(type = 'number', pow(assumeNotNull(value.number), 2), 0) AS x_sum_squares
+      FROM switchboard.quality_scored FINAL
+      WHERE request_occurred_at IS NOT NULL
+        -- A score never precedes its request by more than the skew: the sorting key bounds the read.
+        AND occurred_at >= {window_from:DateTime64(3, 'UTC')} - INTERVAL 1 HOUR
+        AND request_occurred_at >= {window_from:DateTime64(3, 'UTC')} AND request_occurred_at < {window_to:DateTime64(3, 'UTC')} AND tenant_id IN {scope_tenants:Array(String)} AND tag IN {filter_tag:Array(String)} AND tenant_id IN {scope_tenants:Array(String)}
+      UNION ALL
+      SELECT requested.hour AS hour, requested.tenant_id AS tenant_id, requested.vendor AS vendor,
+             requested.model AS model, requested.task AS task, requested.team AS team,
+             requested.key_id AS key_id, requested.tag AS tag,
+             scored.metric AS metric, scored.type AS type, scored.minimum AS minimum,
+             scored.maximum AS maximum, scored.category AS category, scored.n AS n,
+             scored.n_true AS n_true, scored.x_sum AS x_sum, scored.x_sum_squares AS x_sum_squares
+      -- The scores are the right side, the one a hash join holds in memory:
+      -- a window has fewer scores than requests.
+      FROM (
+        SELECT tenant_id, request_id, toStartOfHour(occurred_at) AS hour, vendor, model, task,
+               team, key_id, arrayJoin(if(empty(tags), [''], tags)) AS tag
+        FROM switchboard.request_completed FINAL
+        WHERE occurred_at >= {window_from:DateTime64(3, 'UTC')} AND occurred_at < {window_to:DateTime64(3, 'UTC')} AND tag IN {filter_tag:Array(String)} AND tenant_id IN {scope_tenants:Array(String)}
+      ) AS requested
+      INNER JOIN (
+        SELECT tenant_id, request_id, metric, value.type AS type,
+             if(type = 'number', assumeNotNull(value.minimum), 0) AS minimum,
+             if(type = 'number', assumeNotNull(value.maximum), 0) AS maximum,
+             if(type = 'category', assumeNotNull(value.category), '') AS category, toUInt64(1) AS n,
+             toUInt64(ifNull(value.boolean, false)) AS n_true,
+             if(type = 'number', assumeNotNull(value.number), 0) AS x_sum,
+             if(type = 'number', pow(assumeNotNull(value.number), 2), 0) AS x_sum_squares
+        FROM switchboard.quality_scored FINAL
+        WHERE request_occurred_at IS NULL
+          AND occurred_at >= {window_from:DateTime64(3, 'UTC')} - INTERVAL 1 HOUR AND tenant_id IN {scope_tenants:Array(String)}
+      ) AS scored
+      ON scored.tenant_id = requested.tenant_id AND scored.request_id = requested.request_id
+    )
+    GROUP BY tag_key, metric, type, minimum, maximum, category
+    ORDER BY tag_key, metric, type, minimum, maximum, category
+
+-- filter_tag = ["prod"]
+-- scope_tenants = ["acme","globex"]
+-- window_from = "2026-11-18T03:17:12.345Z"
+-- window_to = "2026-11-20T19:02:00.001Z"
