@@ -18,6 +18,7 @@ import {
   startGateway,
   startIngest,
 } from "./roles.ts";
+import { refuseUnsetVendorKeys } from "./vendor-keys.ts";
 
 const USAGE = `usage: switchboard <role>
   all         gateway + ingest + analytics in one process (simulated vendors when none configured)
@@ -43,6 +44,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
     return [];
   }
   const config = loadConfig();
+  if (role === "all" || role === "gateway") refuseUnsetVendorKeys(config.gateway.vendors);
   // One redactor for the process, from the configured vendor keys: every log
   // line, answer, event and dead letter passes it.
   const { redactor, unredactedVendors } = vendorSecretRedactor(config.gateway.vendors);
