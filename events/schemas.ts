@@ -198,6 +198,46 @@ export const requestCompletedV2 = requestCompletedV1.extend({
     .describe("the gateway's warnings; never prompt text"),
 });
 
+/**
+ * How an answer ended, in one meaning across vendors (the gateway's neutral
+ * model). `other`: a reason the gateway does not know; the vendor's own word
+ * is in `vendor_finish_reason`.
+ */
+export const FINISH_REASONS = [
+  "stop",
+  "length",
+  "tool_calls",
+  "content_filter",
+  "stop_sequence",
+  "refusal",
+  "error",
+  "other",
+] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+/**
+ * v3: how the answer ended, in one meaning and in the vendor's own word, so
+ * a truncated or filtered answer is never counted as a clean one; and the
+ * response model bounded like every identifier (a vendor writes it).
+ */
+export const requestCompletedV3 = requestCompletedV2.extend({
+  schema_version: z.literal(3),
+  response_model: z.string().max(256).nullable(),
+  finish_reason: z
+    .enum(FINISH_REASONS)
+    .nullable()
+    .describe(
+      "how the answer ended; other: a reason the gateway does not know; null: none came (a failure, a cut stream, an upcast v2 event)",
+    ),
+  vendor_finish_reason: z
+    .string()
+    .max(64)
+    .nullable()
+    .describe(
+      "the vendor's own finish reason (finish_reason, stop_reason, finishReason) as sent; null when none",
+    ),
+});
+
 /** Lowercase letters, digits, `.`, `_`, `-`: metric names and categories become keys in reports. */
 const qualityName = z
   .string()
@@ -274,7 +314,7 @@ export const qualityScoredV1 = z
   })
   .refine(goldSetNamedWhole, GOLD_SET_HALF_NAMED);
 
-const completedFields = requestCompletedV2.shape;
+const completedFields = requestCompletedV3.shape;
 
 /**
  * The scored request as its request_completed recorded it. A score carries
@@ -331,14 +371,14 @@ export const budgetAlertedV1 = z.object({
 export const switchboardEvent = z.discriminatedUnion("event_type", [
   routeDecidedV2,
   attemptFailedV3,
-  requestCompletedV2,
+  requestCompletedV3,
   qualityScoredV2,
   budgetAlertedV1,
 ]);
 
 export type RouteDecided = z.infer<typeof routeDecidedV2>;
 export type AttemptFailed = z.infer<typeof attemptFailedV3>;
-export type RequestCompleted = z.infer<typeof requestCompletedV2>;
+export type RequestCompleted = z.infer<typeof requestCompletedV3>;
 export type QualityScored = z.infer<typeof qualityScoredV2>;
 export type BudgetAlerted = z.infer<typeof budgetAlertedV1>;
 export type SwitchboardEvent = z.infer<typeof switchboardEvent>;
@@ -348,7 +388,7 @@ export type EventType = SwitchboardEvent["event_type"];
 export const CURRENT_SCHEMAS = {
   route_decided: routeDecidedV2,
   attempt_failed: attemptFailedV3,
-  request_completed: requestCompletedV2,
+  request_completed: requestCompletedV3,
   quality_scored: qualityScoredV2,
   budget_alerted: budgetAlertedV1,
 } as const;
@@ -357,7 +397,7 @@ export const CURRENT_SCHEMAS = {
 export const ALL_SCHEMAS = {
   route_decided: { 1: routeDecidedV1, 2: routeDecidedV2 },
   attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2, 3: attemptFailedV3 },
-  request_completed: { 1: requestCompletedV1, 2: requestCompletedV2 },
+  request_completed: { 1: requestCompletedV1, 2: requestCompletedV2, 3: requestCompletedV3 },
   quality_scored: { 1: qualityScoredV1, 2: qualityScoredV2 },
   budget_alerted: { 1: budgetAlertedV1 },
 } as const;

@@ -54,6 +54,13 @@ const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
       prompt_sha256: null,
       warnings: [],
     }),
+    // v2 gateways did not record how an answer ended.
+    2: (event) => ({
+      ...event,
+      schema_version: 3,
+      finish_reason: null,
+      vendor_finish_reason: null,
+    }),
   },
   quality_scored: {
     // v1 scores named only their request: its vendor, model, task and time

@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
-import type { Registry } from "prom-client";
+import { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
 import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { newEventId } from "../events/ids.ts";
@@ -20,7 +20,7 @@ import { feedbackRoute } from "./feedback.ts";
 import { anthropicMessagesApi } from "./inbound/anthropic-messages.ts";
 import type { InboundChatApi } from "./inbound/inbound-api.ts";
 import { openAIChatApi } from "./inbound/openai-chat.ts";
-import { metricsRoute } from "./metrics.ts";
+import { GatewayMetrics, metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import {
@@ -37,7 +37,11 @@ export interface GatewayDependencies {
   prices: PriceCatalog;
   sink: EventSink;
   logger: FastifyBaseLogger;
-  /** Served at GET /metrics (outbox depth, and ingest's metrics in `switchboard all`). */
+  /**
+   * Served at GET /metrics (outbox depth, and ingest's metrics in `switchboard
+   * all`), with the gateway's own (GatewayMetrics); a registry of its own when
+   * not given.
+   */
   metrics?: Registry;
   /**
    * The budgets' running spend, seeded from ClickHouse by the caller
@@ -69,7 +73,7 @@ export function buildGateway({
   prices,
   sink: givenSink,
   logger,
-  metrics,
+  metrics: registry = new Registry(),
   budgets: givenBudgets,
   clock = Date.now,
   requestLookup,
@@ -115,6 +119,7 @@ export function buildGateway({
     // Remembers each completed request's tenant, for /v1/feedback.
     sink: rememberingCompletions(sink, owners),
     redactor,
+    metrics: GatewayMetrics.for(registry),
   };
   const created = Math.floor(clock() / 1000);
 
@@ -134,7 +139,7 @@ export function buildGateway({
   });
   app.post("/v1/feedback", feedbackRoute({ apiKeys: dependencies.apiKeys, owners, sink }));
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/metrics", metricsRoute(metrics));
+  app.get("/metrics", metricsRoute(registry));
 
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError("not_found", `Unknown route ${request.method} ${request.url}.`);

@@ -30,7 +30,8 @@ import {
   UpstreamAnswerError,
 } from "./failures.ts";
 import type { InboundChatApi, TranslatedRequest } from "./inbound/inbound-api.ts";
-import { type NeutralResponse, NO_USAGE, type NormalizedUsage, outputTextOf } from "./neutral.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import { type NeutralResponse, NO_USAGE, outputTextOf } from "./neutral.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import { type PromptApi, promptSha256 } from "./prompt-hash.ts";
 import { type Outcome, RequestLedger } from "./request-ledger.ts";
@@ -50,7 +51,13 @@ import {
 } from "./stream-relay.ts";
 import { awaitFirstEvent } from "./stream-start.ts";
 import type { Upstream } from "./upstream.ts";
-import { estimateUsage } from "./usage-estimate.ts";
+import {
+  estimateUsage,
+  readingOf,
+  type SettledUsage,
+  settleUsage,
+  warningsAfterSettling,
+} from "./usage-estimate.ts";
 import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
 
 export interface DispatchDependencies {
@@ -67,6 +74,8 @@ export interface DispatchDependencies {
   clock: () => number;
   upstreams: Map<string, Upstream>;
   sink: EventSink;
+  /** Counts what the request path refuses of vendors (usage outside the contract). */
+  metrics: GatewayMetrics;
   /** The vendor keys, kept out of streams (non-streamed answers pass app.ts's onSend hook). */
   redactor: SecretRedactor;
 }
@@ -342,12 +351,11 @@ export async function dispatchChat(
           writer,
           {
             ...options,
-            settleUsage: (stream) =>
-              settleUsage(stream.usage, stream.outputText, translation).usage,
+            settleUsage: (stream) => settleStreamUsage(stream, translation).usage,
           },
         );
       }
-      const settled = settleUsage(relayed.usage, relayed.outputText, translation);
+      const settled = settleStreamUsage(relayed, translation);
       const complete = () =>
         call.ledger.completed({
           target,
@@ -358,7 +366,9 @@ export async function dispatchChat(
           usage: settled.usage,
           usageSource: settled.source,
           ttftMs: relayed.ttftMs,
-          warnings,
+          // The client has its headers already: a refused usage is told in the event only.
+          warnings: warningsAfterSettling(warnings, settled, target.vendor, dependencies.metrics),
+          finish: relayed.finish,
         });
       // A stream broken after its start: attempt_failed first (attempt-loop.ts), then this.
       if (relayed.failure && relayed.failure.errorClass !== "client_closed") {
@@ -391,14 +401,20 @@ export async function dispatchChat(
       );
       return { outcome: "failed", failure };
     }
-    const reported = translatedAnswer
-      ? translatedAnswer.usage
-      : adapter.fromUsage((answer as { usage?: unknown } | null)?.usage);
-    const settled = reported
-      ? { usage: reported, source: "reported" as const }
-      : settleUsage(null, answerTextOf(translatedAnswer, answer, adapter), translation);
+    const settled = settleUsage(
+      translatedAnswer
+        ? readingOf(translatedAnswer.usage, translatedAnswer.usageRejection ?? null)
+        : adapter.fromUsage((answer as { usage?: unknown } | null)?.usage),
+      () => estimateUsage(translation().request, answerTextOf(translatedAnswer, answer, adapter)),
+    );
+    const answerWarnings = warningsAfterSettling(
+      warnings,
+      settled,
+      target.vendor,
+      dependencies.metrics,
+    );
     const responseModel = translatedAnswer?.model ?? (answer as { model?: unknown } | null)?.model;
-    const headers = routingHeaders(call, target, warnings);
+    const headers = routingHeaders(call, target, answerWarnings);
     const { costUsd } = call.ledger.completed({
       target,
       responseModel: typeof responseModel === "string" ? responseModel : null,
@@ -408,7 +424,13 @@ export async function dispatchChat(
       usage: settled.usage,
       usageSource: settled.source,
       ttftMs: call.ledger.elapsedMs(),
-      warnings,
+      warnings: answerWarnings,
+      finish: translatedAnswer
+        ? {
+            reason: translatedAnswer.finishReason,
+            vendorReason: translatedAnswer.vendorFinishReason ?? null,
+          }
+        : (passThrough?.finishOf(answer) ?? null),
     });
     publishScores(
       scoreWholeAnswer(heuristics, inbound.protocol, translatedAnswer, answer, () =>
@@ -616,14 +638,14 @@ export function sendError(
   reply.code(error.status).type("application/json").send(inbound.renderError(error));
 }
 
-/** The vendor's usage when it reported one; otherwise an estimate, marked as such. */
-function settleUsage(
-  reported: NormalizedUsage | null,
-  outputText: string,
+/** A stream's usage as recorded: the vendor's latest inside the contract, else an estimate of what arrived. */
+function settleStreamUsage(
+  stream: RelayedStream,
   translation: () => TranslatedRequest,
-): { usage: NormalizedUsage; source: "reported" | "estimated" } {
-  if (reported) return { usage: reported, source: "reported" };
-  return { usage: estimateUsage(translation().request, outputText), source: "estimated" };
+): SettledUsage {
+  return settleUsage(readingOf(stream.usage, stream.usageRejection), () =>
+    estimateUsage(translation().request, stream.outputText),
+  );
 }
 
 /** The text of a whole answer, for an estimate; none when the answer cannot be read. */

@@ -23,6 +23,7 @@ import {
   parseEmbeddingsRequest,
 } from "./inbound/openai-embeddings.ts";
 import type { NormalizedUsage } from "./neutral.ts";
+import { settleUsage, warningsAfterSettling } from "./usage-estimate.ts";
 
 const openAIErrors = { renderError: (error: GatewayError) => error.toOpenAI() };
 
@@ -99,8 +100,16 @@ export async function embeddings(
       );
       return { outcome: "failed", failure };
     }
-    const reported = fromOpenAIEmbeddingsUsage((answer as { usage?: unknown } | null)?.usage);
-    const usage = reported ?? estimateEmbeddingsUsage(body);
+    const settled = settleUsage(
+      fromOpenAIEmbeddingsUsage((answer as { usage?: unknown } | null)?.usage),
+      () => estimateEmbeddingsUsage(body),
+    );
+    const warnings = warningsAfterSettling(
+      upstreamRequest.warnings,
+      settled,
+      target.vendor,
+      dependencies.metrics,
+    );
     const responseModel = (answer as { model?: unknown } | null)?.model;
     const { costUsd } = call.ledger.completed({
       target,
@@ -108,13 +117,13 @@ export async function embeddings(
       status: "success",
       httpStatus: 200,
       errorClass: null,
-      usage,
-      usageSource: reported ? "reported" : "estimated",
+      usage: settled.usage,
+      usageSource: settled.source,
       ttftMs: call.ledger.elapsedMs(),
-      warnings: upstreamRequest.warnings,
+      warnings,
     });
     reply.headers({
-      ...routingHeaders(call, target, upstreamRequest.warnings),
+      ...routingHeaders(call, target, warnings),
       "x-switchboard-cost-usd": costUsd,
     });
     reply.type("application/json").send(text);

@@ -4,6 +4,7 @@
 // as a stream of events. Each inbound API and each vendor adapter translates
 // to and from this model only, never to another protocol directly, so N
 // inbound APIs and M vendors need N + M translations, not N × M.
+import type { FinishReason } from "../events/schemas.ts";
 
 /** Opaque vendor hints that travel with a part untouched (Anthropic's `cache_control`). */
 export type CacheControl = Record<string, unknown>;
@@ -95,6 +96,28 @@ export interface NormalizedUsage {
   reasoningTokens: number;
 }
 
+/**
+ * A vendor's usage outside the contract (vendors/usage-contract.ts): never
+ * billed, always recorded, as estimated usage and a `usage_rejected` warning.
+ */
+export interface UsageRejection {
+  /**
+   * The vendor's field as a path in its answer (`usage.prompt_tokens`), or the
+   * event's column (`input_tokens`) when a total or a part is out of bounds.
+   * Always a name the adapters look up, never text from the answer.
+   */
+  field: string;
+  /** The value received, as a warning may show it (renderVendorValue). */
+  value: string;
+  /** Why it is outside the contract: `negative`, `not a whole number`, … */
+  reason: string;
+}
+
+/** What an adapter read of a vendor's usage object; null where one is expected means none came. */
+export type UsageReading =
+  | { kind: "reported"; usage: NormalizedUsage }
+  | { kind: "rejected"; rejection: UsageRejection };
+
 export const NO_USAGE: NormalizedUsage = Object.freeze({
   inputTokens: 0,
   cachedInputTokens: 0,
@@ -103,14 +126,18 @@ export const NO_USAGE: NormalizedUsage = Object.freeze({
   reasoningTokens: 0,
 });
 
-export type NeutralFinishReason =
-  | "stop"
-  | "length"
-  | "tool_calls"
-  | "content_filter"
-  | "stop_sequence"
-  | "refusal"
-  | "error";
+/**
+ * How an answer ended, in one meaning for every vendor (the event's
+ * `finish_reason`). `other`: a reason the adapter does not know, never passed
+ * off as `stop`; the vendor's own word travels beside it.
+ */
+export type NeutralFinishReason = FinishReason;
+
+/** How an answer ended: in the neutral meaning, and in the vendor's word (vendorFinishReasonOf). */
+export interface NeutralFinish {
+  reason: NeutralFinishReason;
+  vendorReason: string | null;
+}
 
 export type NeutralOutputPart =
   | { type: "text"; text: string }
@@ -122,9 +149,13 @@ export interface NeutralResponse {
   model: string;
   parts: NeutralOutputPart[];
   finishReason: NeutralFinishReason;
+  /** The vendor's own finish reason as it sent it (vendorFinishReasonOf), null when it sent none. */
+  vendorFinishReason?: string | null;
   /** The stop sequence that ended the answer, when the vendor says which. */
   stopSequence?: string | null;
+  /** Null when the vendor reported none, or reported usage outside the contract (then usageRejection). */
   usage: NormalizedUsage | null;
+  usageRejection?: UsageRejection | null;
 }
 
 /**
@@ -137,9 +168,17 @@ export type NeutralStreamEvent =
   | { type: "reasoning_delta"; text: string }
   | { type: "tool_call_start"; index: number; id: string; name: string }
   | { type: "tool_call_delta"; index: number; argumentsJson: string }
-  | { type: "finish"; finishReason: NeutralFinishReason; stopSequence?: string | null }
+  | {
+      type: "finish";
+      finishReason: NeutralFinishReason;
+      /** The vendor's own reason (vendorFinishReasonOf). */
+      vendorReason?: string | null;
+      stopSequence?: string | null;
+    }
   /** Usage so far: every vendor here reports running totals, so the last one wins. */
   | { type: "usage"; usage: NormalizedUsage }
+  /** Usage so far that broke the contract; like `usage`, a later one replaces it. */
+  | { type: "usage_rejected"; rejection: UsageRejection }
   | { type: "error"; message: string; vendorType: string | null };
 
 /** The text of a message's text parts, joined; what estimates and simple vendors read. */

@@ -7,7 +7,7 @@ import type { Budgets } from "./budgets.ts";
 import type { RouteTarget } from "./config.ts";
 import type { CostBook, CostQuote } from "./costs.ts";
 import type { AttemptFailure } from "./failures.ts";
-import type { NormalizedUsage } from "./neutral.ts";
+import type { NeutralFinish, NormalizedUsage } from "./neutral.ts";
 import { scoredRequestOf } from "./request-owners.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
 import type { TaskSource } from "./routing/task-class.ts";
@@ -27,7 +27,12 @@ export interface Outcome {
   ttftMs: number | null;
   /** The gateway's warnings for the client (x-switchboard-warnings); never prompt text. */
   warnings?: readonly string[];
+  /** How the answer ended, when the vendor said so; none for a failure. */
+  finish?: NeutralFinish | null;
 }
+
+/** request_completed v3 bounds response_model, which the vendor writes (events/schemas.ts). */
+const MAX_RESPONSE_MODEL_LENGTH = 256;
 
 /** The event's bounds on warnings (events/schemas.ts). */
 const MAX_WARNINGS = 20;
@@ -161,12 +166,12 @@ export class RequestLedger {
       tenant_id: this.context.tenantId,
       request_id: this.context.requestId,
       event_type: "request_completed",
-      schema_version: 2,
+      schema_version: 3,
       task: this.context.task,
       request_model: this.context.requestModel,
       vendor: outcome.target?.vendor ?? null,
       model: outcome.target?.model ?? null,
-      response_model: outcome.responseModel,
+      response_model: outcome.responseModel?.slice(0, MAX_RESPONSE_MODEL_LENGTH) ?? null,
       attempts: this.attempts,
       streamed: this.context.streamed,
       status: outcome.status,
@@ -192,6 +197,8 @@ export class RequestLedger {
       price_card_version: quote.priceCardVersion,
       latency_ms: this.elapsedMs(),
       ttft_ms: outcome.ttftMs,
+      finish_reason: outcome.finish?.reason ?? null,
+      vendor_finish_reason: outcome.finish?.vendorReason ?? null,
     };
     this.completion = completion;
     this.sink.publish(completion);

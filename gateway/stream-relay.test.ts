@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { StreamCapture } from "./answer-heuristics.ts";
 import { relayOpenAIPassThrough } from "./stream-relay.ts";
+import { fromOpenAIUsage } from "./vendors/openai-compatible.ts";
 
 /** A client connection that keeps what it is sent. */
 function fakeClient(): { client: ServerResponse; sent: () => string } {
@@ -51,16 +52,7 @@ async function relay(
       redactor: SecretRedactor.none,
       elapsedMs: () => ++elapsed,
       errorFrame: () => "",
-      fromUsage: (value) => {
-        const counts = value as { prompt_tokens: number; completion_tokens: number };
-        return {
-          inputTokens: counts.prompt_tokens,
-          outputTokens: counts.completion_tokens,
-          cachedInputTokens: 0,
-          cacheWriteInputTokens: 0,
-          reasoningTokens: 0,
-        };
-      },
+      fromUsage: fromOpenAIUsage,
       isGatewayOnlyFrame: (frame) =>
         (frame as { choices?: unknown[] }).choices?.length === 0 && true,
     },

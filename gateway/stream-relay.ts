@@ -13,11 +13,23 @@ import type { StreamCapture } from "./answer-heuristics.ts";
 import { GatewayError } from "./errors.ts";
 import { type AttemptFailure, ClientGoneError, failureFromError } from "./failures.ts";
 import type { InboundStreamWriter } from "./inbound/inbound-api.ts";
-import type { NeutralStreamEvent, NormalizedUsage } from "./neutral.ts";
+import type {
+  NeutralFinish,
+  NeutralStreamEvent,
+  NormalizedUsage,
+  UsageReading,
+  UsageRejection,
+} from "./neutral.ts";
 import { isRecord, type StreamDecoder } from "./vendors/adapter.ts";
+import { mapOpenAIFinishReason } from "./vendors/openai-compatible.ts";
 
 export interface RelayedStream {
+  /** The vendor's latest usage within the contract; null when none came or the latest broke it. */
   usage: NormalizedUsage | null;
+  /** Why the vendor's latest usage was refused (vendors/usage-contract.ts); null when it was not. */
+  usageRejection: UsageRejection | null;
+  /** How the answer ended, when the vendor said so. */
+  finish: NeutralFinish | null;
   responseModel: string | null;
   ttftMs: number | null;
   /** Set when the stream broke after it started: the client already has a 200. */
@@ -53,11 +65,11 @@ const SSE_HEADERS = {
 };
 
 /**
- * A chunk that may carry what the ledger reads beyond one more token: usage,
- * an error, or a finish reason (the truncation heuristic). Compact JSON and
- * spaced alike.
+ * A chunk that may carry what the ledger reads beyond one more token: usage
+ * (anything but null, so a malformed one reaches the usage contract too), an
+ * error, or a finish reason. Compact JSON and spaced alike.
  */
-const NOTABLE_CHUNK = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"/;
+const NOTABLE_CHUNK = /"usage"\s*:\s*(?!null\b)|"error"|"finish_reason"\s*:\s*(?!null\b)/;
 /** Characters of unparsed chunks kept for an estimate before they are read at once. */
 const MAX_UNREAD_CHARS = 1 << 20;
 
@@ -74,7 +86,7 @@ export function relayOpenAIPassThrough(
   upstream: UpstreamStream,
   client: ServerResponse,
   options: RelayOptions & {
-    fromUsage(usage: unknown): NormalizedUsage | null;
+    fromUsage(usage: unknown): UsageReading | null;
     isGatewayOnlyFrame(frame: unknown): boolean;
   },
 ): Promise<RelayedStream> {
@@ -118,7 +130,9 @@ export function relayOpenAIPassThrough(
         if (isRecord(chunk.error)) {
           relayed.failure = streamFailure(String(chunk.error.message ?? "stream error"), null);
         }
-        if (chunk.usage != null) relayed.usage = options.fromUsage(chunk.usage) ?? relayed.usage;
+        if (chunk.usage != null) recordUsage(relayed, options.fromUsage(chunk.usage));
+        const finishReason = firstChoiceFinishOf(chunk);
+        if (finishReason != null) relayed.finish = mapOpenAIFinishReason(finishReason);
         if (relayed.responseModel === null && typeof chunk.model === "string") {
           relayed.responseModel = chunk.model;
         }
@@ -145,6 +159,18 @@ export function relayOpenAIPassThrough(
     if (done.usage === null) readUnread();
     return done;
   });
+}
+
+/** The latest usage reading replaces the one before, good or bad: vendors report running totals. */
+function recordUsage(relayed: RelayedStream, reading: UsageReading | null): void {
+  if (reading === null) return;
+  relayed.usage = reading.kind === "reported" ? reading.usage : null;
+  relayed.usageRejection = reading.kind === "rejected" ? reading.rejection : null;
+}
+
+function firstChoiceFinishOf(chunk: Record<string, unknown>): unknown {
+  const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+  return isRecord(choice) ? choice.finish_reason : undefined;
 }
 
 function parseChunk(data: string): Record<string, unknown> | null {
@@ -219,7 +245,15 @@ function toError(failure: AttemptFailure): GatewayError {
 }
 
 function newRelayed(): RelayedStream {
-  return { usage: null, responseModel: null, ttftMs: null, failure: null, outputText: "" };
+  return {
+    usage: null,
+    usageRejection: null,
+    finish: null,
+    responseModel: null,
+    ttftMs: null,
+    failure: null,
+    outputText: "",
+  };
 }
 
 function observe(
@@ -243,7 +277,13 @@ function observe(
         relayed.ttftMs ??= options.elapsedMs();
         break;
       case "usage":
-        relayed.usage = event.usage;
+        recordUsage(relayed, { kind: "reported", usage: event.usage });
+        break;
+      case "usage_rejected":
+        recordUsage(relayed, { kind: "rejected", rejection: event.rejection });
+        break;
+      case "finish":
+        relayed.finish = { reason: event.finishReason, vendorReason: event.vendorReason ?? null };
         break;
       case "error":
         relayed.failure = streamFailure(event.message, event.vendorType);

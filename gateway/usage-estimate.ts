@@ -1,10 +1,18 @@
-// Usage when a vendor reports none (a stream cut off before its usage frame):
+// Usage when a vendor reports none (a stream cut off before its usage frame),
+// or reports it outside the usage contract (vendors/usage-contract.ts):
 // counted with OpenAI's o200k_base tokenizer (gpt-tokenizer). Exact for
 // OpenAI's current models, an approximation for every other vendor's own
 // tokenizer; events carry `usage_source: "estimated"` so nobody mistakes it
 // for a vendor's bill.
 import { countTokens } from "gpt-tokenizer";
-import { type NeutralRequest, type NormalizedUsage, textOf } from "./neutral.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import {
+  type NeutralRequest,
+  type NormalizedUsage,
+  textOf,
+  type UsageReading,
+  type UsageRejection,
+} from "./neutral.ts";
 
 // OpenAI's documented chat accounting: a few tokens of framing per message,
 // and a few priming the reply.
@@ -35,4 +43,59 @@ export function estimateUsage(request: NeutralRequest, outputText: string): Norm
     outputTokens: outputText === "" ? 0 : countTokens(outputText),
     reasoningTokens: 0,
   };
+}
+
+/** The usage a completion records, and where it came from. */
+export interface SettledUsage {
+  usage: NormalizedUsage;
+  source: "reported" | "estimated";
+  /** Why the vendor's usage was refused; null when it was used, or none came. */
+  rejection: UsageRejection | null;
+}
+
+/**
+ * The vendor's usage when it reported one inside the contract; otherwise an
+ * estimate, marked as such, with the refused usage's reason when there was one.
+ */
+export function settleUsage(
+  reading: UsageReading | null,
+  estimate: () => NormalizedUsage,
+): SettledUsage {
+  if (reading?.kind === "reported") {
+    return { usage: reading.usage, source: "reported", rejection: null };
+  }
+  return {
+    usage: estimate(),
+    source: "estimated",
+    rejection: reading?.kind === "rejected" ? reading.rejection : null,
+  };
+}
+
+/** A stream's last reading: its usage, else its rejection, else none. */
+export function readingOf(
+  usage: NormalizedUsage | null,
+  rejection: UsageRejection | null,
+): UsageReading | null {
+  if (usage) return { kind: "reported", usage };
+  return rejection ? { kind: "rejected", rejection } : null;
+}
+
+/**
+ * The completion's warnings: when the vendor's usage was refused, counted in
+ * switchboard_usage_rejected_total and told first (the event keeps only the
+ * first 20 warnings), naming the vendor's field and value, never its text.
+ */
+export function warningsAfterSettling(
+  warnings: readonly string[],
+  settled: SettledUsage,
+  vendor: string,
+  metrics: GatewayMetrics,
+): readonly string[] {
+  const rejection = settled.rejection;
+  if (!rejection) return warnings;
+  metrics.usageRejected.inc({ vendor, field: rejection.field });
+  return [
+    `usage_rejected: the vendor's ${rejection.field} was ${rejection.value} (${rejection.reason}); usage estimated`,
+    ...warnings,
+  ];
 }

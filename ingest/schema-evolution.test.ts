@@ -1,8 +1,8 @@
-// Schema evolution through ingest: route_decided, attempt_failed and
-// request_completed are at version 2, and version 1 events keep arriving (old
-// gateways, a replay of old topics). Both land through the production loader,
-// the v1 ones upcast (events/upcasters.ts), each with what was true when it
-// was written.
+// Schema evolution through ingest: route_decided is at version 2,
+// attempt_failed and request_completed at 3, and older versions keep arriving
+// (old gateways, a replay of old topics). All land through the production
+// loader, the older ones upcast (events/upcasters.ts), each with what was
+// true when it was written.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LogRecord } from "../eventlog/ports.ts";
 import { newEventId } from "../events/ids.ts";
@@ -31,6 +31,16 @@ function record(eventType: EventType, event: unknown): LogRecord {
   };
 }
 
+/** request_completed as a v2 gateway wrote it, before it recorded how answers ended. */
+function requestCompletedAsV2(tenant: string, cost: string) {
+  const {
+    finish_reason: _finish,
+    vendor_finish_reason: _vendorFinish,
+    ...v2
+  } = sampleRequestCompleted({ tenant_id: tenant, cost_usd: cost });
+  return { ...v2, schema_version: 2 };
+}
+
 /** request_completed exactly as a v1 gateway wrote it, before cache writes and reasoning were split out. */
 function requestCompletedAsV1(tenant: string, cost: string) {
   const {
@@ -46,15 +56,15 @@ function requestCompletedAsV1(tenant: string, cost: string) {
     reasoning_tokens: _reasoning,
     usage_source: _source,
     ...v1
-  } = sampleRequestCompleted({ tenant_id: tenant, cost_usd: cost });
+  } = requestCompletedAsV2(tenant, cost);
   return { ...v1, schema_version: 1 };
 }
 
-describe("schema evolution: v1 events after v2", () => {
-  it("stores v2 events as they are and v1 events upcast, through the same loader", async () => {
+describe("schema evolution: older events after the current ones", () => {
+  it("stores v3 events as they are and v2 and v1 events upcast, through the same loader", async () => {
     const loader = new EventLoader(clickhouse.client, new RecordingSink());
     const tenant = "evolution";
-    const version2 = [1, 2].map((index) =>
+    const current = [1, 2].map((index) =>
       sampleRequestCompleted({
         tenant_id: tenant,
         cost_usd: `0.${index}`,
@@ -66,21 +76,23 @@ describe("schema evolution: v1 events after v2", () => {
       }),
     );
     const stored = await loader.store([
-      record("request_completed", version2[0]),
+      record("request_completed", current[0]),
       record("request_completed", requestCompletedAsV1(tenant, "0.3")),
-      record("request_completed", version2[1]),
+      record("request_completed", current[1]),
+      record("request_completed", requestCompletedAsV2(tenant, "0.4")),
     ]);
-    expect(stored.rows.request_completed).toBe(3);
+    expect(stored.rows.request_completed).toBe(4);
     expect(stored.deadLetters).toBe(0);
 
     const rows = await queryRows<Record<string, unknown>>(
       clickhouse.client,
       `SELECT toString(cost_usd) AS cost, toString(list_cost_usd) AS list, key_id, team, tags,
-              contract_id, price_known, usage_source, schema_version AS version
+              contract_id, price_known, usage_source, finish_reason, vendor_finish_reason,
+              schema_version AS version
        FROM switchboard.request_completed FINAL WHERE tenant_id = {tenant:String} ORDER BY cost`,
       { tenant },
     );
-    const fromV2 = (cost: string, list: string) => ({
+    const fromV3 = (cost: string, list: string) => ({
       cost,
       list,
       key_id: "acme-prod",
@@ -89,23 +101,28 @@ describe("schema evolution: v1 events after v2", () => {
       contract_id: "alpha-2026",
       price_known: true,
       usage_source: "reported",
-      version: 2,
+      finish_reason: "stop",
+      vendor_finish_reason: "stop",
+      version: 3,
     });
+    const upcastFromV1 = {
+      key_id: "",
+      team: "",
+      tags: [],
+      contract_id: null,
+      price_known: true,
+      usage_source: "reported",
+      finish_reason: null,
+      vendor_finish_reason: null,
+      version: 3,
+    };
     expect(rows).toEqual([
-      fromV2("0.1", "0.6"),
-      fromV2("0.2", "0.7"),
+      fromV3("0.1", "0.6"),
+      fromV3("0.2", "0.7"),
       // v1: no key, team or contract was known; list equals what was owed.
-      {
-        cost: "0.3",
-        list: "0.3",
-        key_id: "",
-        team: "",
-        tags: [],
-        contract_id: null,
-        price_known: true,
-        usage_source: "reported",
-        version: 2,
-      },
+      { ...upcastFromV1, cost: "0.3", list: "0.3" },
+      // v2: how the answer ended was not recorded.
+      { ...upcastFromV1, cost: "0.4", list: "0.0000135", key_id: "acme-prod" },
     ]);
   });
 
@@ -169,17 +186,17 @@ describe("schema evolution: v1 events after v2", () => {
     ]);
   });
 
-  it("dead-letters what cannot be brought to v2, and keeps the rest of the batch", async () => {
+  it("dead-letters what cannot be brought to the current version, and keeps the rest of the batch", async () => {
     const loader = new EventLoader(clickhouse.client, new RecordingSink());
     const tenant = "evolution-bad";
-    const fromTheFuture = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 3 };
-    const { price_known: _known, ...v2WithoutPriceKnown } = sampleRequestCompleted({
+    const fromTheFuture = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 4 };
+    const { price_known: _known, ...withoutPriceKnown } = sampleRequestCompleted({
       tenant_id: tenant,
     });
     const good = sampleRequestCompleted({ tenant_id: tenant });
     const batch = [
       record("request_completed", fromTheFuture),
-      record("request_completed", v2WithoutPriceKnown),
+      record("request_completed", withoutPriceKnown),
       record("request_completed", good),
     ];
     const stored = await loader.store(batch);
@@ -191,7 +208,7 @@ describe("schema evolution: v1 events after v2", () => {
       { offsets: batch.slice(0, 2).map((one) => Number(one.offset)) },
     );
     expect(reasons.map((row) => row.reason)).toEqual([
-      "request_completed schema_version 3 is newer than 2",
+      "request_completed schema_version 4 is newer than 3",
       expect.stringMatching(/^invalid request_completed: price_known: /),
     ]);
   });

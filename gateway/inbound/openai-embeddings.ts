@@ -3,8 +3,8 @@
 // as the client wrote it (with the routed model) and the answer comes back
 // byte for byte; the gateway reads only the usage.
 import { z } from "zod";
-import type { NormalizedUsage } from "../neutral.ts";
-import { isRecord } from "../vendors/adapter.ts";
+import type { UsageReading } from "../neutral.ts";
+import { readUsage } from "../vendors/usage-contract.ts";
 import { parseStrictly } from "./inbound-api.ts";
 
 export const embeddingsRequest = z.looseObject({
@@ -39,14 +39,13 @@ export function inputTextsOf(request: EmbeddingsRequest): { texts: string[]; tok
   return { texts: [], tokens: (input as number[][]).reduce((sum, item) => sum + item.length, 0) };
 }
 
-/** An embeddings answer's usage: prompt tokens only, nothing generated. */
-export function fromOpenAIEmbeddingsUsage(usage: unknown): NormalizedUsage | null {
-  if (!isRecord(usage) || typeof usage.prompt_tokens !== "number") return null;
-  return {
-    inputTokens: usage.prompt_tokens,
+/** An embeddings answer's usage, under the usage contract: prompt tokens only, nothing generated. */
+export function fromOpenAIEmbeddingsUsage(usage: unknown): UsageReading | null {
+  return readUsage(usage, "usage", (counters) => ({
+    inputTokens: counters.required("prompt_tokens"),
     cachedInputTokens: 0,
     cacheWriteInputTokens: 0,
     outputTokens: 0,
     reasoningTokens: 0,
-  };
+  }));
 }

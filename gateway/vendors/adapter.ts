@@ -6,10 +6,11 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { AttemptFailure } from "../failures.ts";
 import type {
   InboundProtocol,
+  NeutralFinish,
   NeutralRequest,
   NeutralResponse,
   NeutralStreamEvent,
-  NormalizedUsage,
+  UsageReading,
 } from "../neutral.ts";
 
 /** An HTTP request to a vendor, relative to its configured base URL. */
@@ -47,6 +48,8 @@ export interface PassThrough {
   ): UpstreamRequest;
   /** True for a streamed frame only the gateway asked for (OpenAI's usage-only chunk). */
   isGatewayOnlyFrame?(parsedFrame: unknown, clientWantsUsage: boolean): boolean;
+  /** How a whole answer, relayed untranslated, ended; read without translating the rest. */
+  finishOf(answer: unknown): NeutralFinish;
 }
 
 /** OpenAI's embeddings API, which every vendor here that embeds speaks; the answer goes back as it came. */
@@ -63,8 +66,12 @@ export interface VendorAdapter {
   /** A whole answer read into the neutral shape; throws UpstreamAnswerError when it is not one. */
   fromChatResponse(body: unknown): NeutralResponse;
   createStreamDecoder(): StreamDecoder;
-  /** The vendor's usage object in the neutral meaning, or null when it carries none. */
-  fromUsage(usage: unknown): NormalizedUsage | null;
+  /**
+   * The vendor's usage object read under the usage contract
+   * (usage-contract.ts): the neutral usage, or why it was rejected; null when
+   * the vendor sent none.
+   */
+  fromUsage(usage: unknown): UsageReading | null;
   /** A vendor's HTTP error mapped to a stable code, with whether another candidate may answer. */
   mapError(status: number, body: string, headers: IncomingHttpHeaders): AttemptFailure;
   readonly passThrough?: PassThrough;
@@ -90,4 +97,27 @@ export function numberOr(value: unknown, fallback: number): number {
 
 export function stringOr<T>(value: unknown, fallback: T): string | T {
   return typeof value === "string" ? value : fallback;
+}
+
+/** The longest vendor finish reason kept (the event's `vendor_finish_reason`). */
+const MAX_VENDOR_FINISH_REASON_LENGTH = 64;
+/** Every vendor's finish reasons are words like these; anything else is recorded by its kind. */
+const FINISH_REASON_WORD = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * A vendor's finish reason as the event keeps it: the word it sent, or, for
+ * anything that is not a short word (a vendor echoing text there), only its
+ * kind, so no answer text reaches the ledger. Null when it sent none.
+ */
+export function vendorFinishReasonOf(reason: unknown): string | null {
+  if (reason === undefined || reason === null) return null;
+  if (typeof reason === "string") {
+    return FINISH_REASON_WORD.test(reason)
+      ? reason
+      : `(a string of ${reason.length} characters)`.slice(0, MAX_VENDOR_FINISH_REASON_LENGTH);
+  }
+  if (typeof reason === "number" || typeof reason === "boolean") {
+    return `(${typeof reason} ${String(reason).slice(0, 32)})`;
+  }
+  return Array.isArray(reason) ? "(an array)" : "(an object)";
 }

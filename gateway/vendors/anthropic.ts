@@ -10,6 +10,7 @@ import {
   UpstreamAnswerError,
 } from "../failures.ts";
 import type {
+  NeutralFinish,
   NeutralFinishReason,
   NeutralMessage,
   NeutralOutputPart,
@@ -17,7 +18,7 @@ import type {
   NeutralRequest,
   NeutralResponse,
   NeutralStreamEvent,
-  NormalizedUsage,
+  UsageReading,
 } from "../neutral.ts";
 import {
   isRecord,
@@ -27,8 +28,10 @@ import {
   stringOr,
   type UpstreamRequest,
   type VendorAdapter,
+  vendorFinishReasonOf,
 } from "./adapter.ts";
 import { ServerSentEventReader } from "./server-sent-events.ts";
+import { pushUsage, readUsage, usageFieldsOf } from "./usage-contract.ts";
 
 type AnthropicVendorConfig = Extract<VendorConfig, { protocol: "anthropic" }>;
 
@@ -81,6 +84,7 @@ export function createAnthropicAdapter(
           warnings: [],
         };
       },
+      finishOf: (answer) => mapAnthropicStopReason(isRecord(answer) ? answer.stop_reason : null),
     },
   };
 }
@@ -240,24 +244,38 @@ function parseArguments(argumentsJson: string): Record<string, unknown> {
 
 /**
  * Anthropic's input_tokens leave out cache reads and cache writes, which it
- * reports apart; the neutral input is all three together.
+ * reports apart; the neutral input is all three together. input_tokens and
+ * output_tokens come with every usage object; the cache counters are null or
+ * absent when nothing was cached.
  */
-export function fromAnthropicUsage(usage: unknown): NormalizedUsage | null {
-  if (!isRecord(usage) || typeof usage.output_tokens !== "number") return null;
-  const cacheRead = numberOr(usage.cache_read_input_tokens, 0);
-  const cacheWrite = numberOr(usage.cache_creation_input_tokens, 0);
-  return {
-    inputTokens: numberOr(usage.input_tokens, 0) + cacheRead + cacheWrite,
-    cachedInputTokens: cacheRead,
-    cacheWriteInputTokens: cacheWrite,
-    outputTokens: usage.output_tokens,
-    // Thinking tokens are billed as output and not reported apart.
-    reasoningTokens: 0,
-  };
+export function fromAnthropicUsage(usage: unknown): UsageReading | null {
+  return readUsage(usage, "usage", (counters) => {
+    const cacheRead = counters.optional("cache_read_input_tokens");
+    const cacheWrite = counters.optional("cache_creation_input_tokens");
+    return {
+      inputTokens: counters.required("input_tokens") + cacheRead + cacheWrite,
+      cachedInputTokens: cacheRead,
+      cacheWriteInputTokens: cacheWrite,
+      outputTokens: counters.required("output_tokens"),
+      // Thinking tokens are billed as output and not reported apart.
+      reasoningTokens: 0,
+    };
+  });
 }
 
-export function mapAnthropicStopReason(reason: unknown): NeutralFinishReason {
+/**
+ * Anthropic's stop reasons in the neutral meaning (as Anthropic's SDKs and
+ * Vercel's AI SDK read them); one this was written without is `other`, never
+ * `stop`: it may be a truncated or filtered answer.
+ */
+export function mapAnthropicStopReason(reason: unknown): NeutralFinish {
+  return { reason: neutralStopReasonOf(reason), vendorReason: vendorFinishReasonOf(reason) };
+}
+
+function neutralStopReasonOf(reason: unknown): NeutralFinishReason {
   switch (reason) {
+    case "end_turn":
+      return "stop";
     case "max_tokens":
     case "model_context_window_exceeded":
       return "length";
@@ -268,7 +286,8 @@ export function mapAnthropicStopReason(reason: unknown): NeutralFinishReason {
     case "refusal":
       return "refusal";
     default:
-      return "stop";
+      // pause_turn too: a long turn paused for the client to send back, not a finished answer.
+      return "other";
   }
 }
 
@@ -292,15 +311,25 @@ export function fromAnthropicMessage(body: unknown): NeutralResponse {
       });
     }
   }
+  const finish = mapAnthropicStopReason(body.stop_reason);
   return {
     id: stringOr(body.id, ""),
     model: stringOr(body.model, ""),
     parts,
-    finishReason: mapAnthropicStopReason(body.stop_reason),
+    finishReason: finish.reason,
+    vendorFinishReason: finish.vendorReason,
     stopSequence: stringOr(body.stop_sequence, null),
-    usage: fromAnthropicUsage(body.usage),
+    ...usageFieldsOf(fromAnthropicUsage(body.usage)),
   };
 }
+
+/** The counters fromAnthropicUsage reads: the only ones a stream's usage halves are merged on. */
+const ANTHROPIC_USAGE_COUNTERS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_input_tokens",
+  "cache_creation_input_tokens",
+] as const;
 
 /**
  * Anthropic's SSE stream read into neutral events. Usage comes in two halves:
@@ -309,7 +338,9 @@ export function fromAnthropicMessage(body: unknown): NeutralResponse {
  */
 export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly reader = new ServerSentEventReader();
-  private usage: Record<string, unknown> = {};
+  /** The usage so far: message_start's counters, then each message_delta's that are not null. */
+  private usage: unknown = null;
+  private started = false;
   private toolCalls = 0;
   /** The neutral tool-call index of each content block that is a tool_use. */
   private readonly toolIndexByBlock = new Map<number, number>();
@@ -329,12 +360,14 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     switch (event.type) {
       case "message_start": {
         const message = isRecord(event.message) ? event.message : {};
-        this.usage = isRecord(message.usage) ? { ...message.usage } : {};
+        // A message has one start; a repeated one (frames replayed by a proxy)
+        // must not take back the counts a message_delta has raised since.
+        if (!this.started) this.mergeUsage(message.usage);
+        this.started = true;
         const events: NeutralStreamEvent[] = [
           { type: "start", id: stringOr(message.id, ""), model: stringOr(message.model, "") },
         ];
-        const usage = fromAnthropicUsage(this.usage);
-        if (usage) events.push({ type: "usage", usage });
+        pushUsage(events, fromAnthropicUsage(this.usage));
         return events;
       }
       case "content_block_start": {
@@ -374,18 +407,18 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       }
       case "message_delta": {
         const delta = isRecord(event.delta) ? event.delta : {};
-        // Counts here are totals for the whole message: they replace, never add.
-        if (isRecord(event.usage)) Object.assign(this.usage, event.usage);
+        this.mergeUsage(event.usage);
         const events: NeutralStreamEvent[] = [];
         if (delta.stop_reason != null) {
+          const finish = mapAnthropicStopReason(delta.stop_reason);
           events.push({
             type: "finish",
-            finishReason: mapAnthropicStopReason(delta.stop_reason),
+            finishReason: finish.reason,
+            vendorReason: finish.vendorReason,
             stopSequence: stringOr(delta.stop_sequence, null),
           });
         }
-        const usage = fromAnthropicUsage(this.usage);
-        if (usage) events.push({ type: "usage", usage });
+        pushUsage(events, fromAnthropicUsage(this.usage));
         return events;
       }
       case "error": {
@@ -402,6 +435,28 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         // ping, content_block_stop, message_stop, and types added after this was written.
         return [];
     }
+  }
+
+  /**
+   * Counts are totals for the whole message: a later one replaces an earlier
+   * one, never adds to it. A null or absent counter says nothing (the SDK
+   * types message_delta's input counters `number | null` and skips nulls), so
+   * it keeps message_start's count instead of wiping it to 0; any other value
+   * replaces it, a bad one included, for the contract to refuse.
+   */
+  private mergeUsage(usage: unknown): void {
+    if (usage === undefined || usage === null) return;
+    if (!isRecord(usage)) {
+      // Not an object at all: kept as it came, for the contract to refuse.
+      this.usage = usage;
+      return;
+    }
+    const merged: Record<string, unknown> = isRecord(this.usage) ? this.usage : {};
+    for (const counter of ANTHROPIC_USAGE_COUNTERS) {
+      const value = Object.hasOwn(usage, counter) ? usage[counter] : undefined;
+      if (value !== undefined && value !== null) merged[counter] = value;
+    }
+    this.usage = merged;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   UpstreamAnswerError,
 } from "../failures.ts";
 import type {
+  NeutralFinish,
   NeutralFinishReason,
   NeutralMessage,
   NeutralOutputPart,
@@ -17,17 +18,18 @@ import type {
   NeutralRequest,
   NeutralResponse,
   NeutralStreamEvent,
-  NormalizedUsage,
+  UsageReading,
 } from "../neutral.ts";
 import {
   isRecord,
-  numberOr,
   parseJsonLeniently,
   type StreamDecoder,
   stringOr,
   type VendorAdapter,
+  vendorFinishReasonOf,
 } from "./adapter.ts";
 import { ServerSentEventReader } from "./server-sent-events.ts";
+import { pushUsage, readUsage, usageFieldsOf } from "./usage-contract.ts";
 
 type GeminiVendorConfig = Extract<VendorConfig, { protocol: "gemini" }>;
 
@@ -179,26 +181,42 @@ function toGeminiParts(
 /**
  * Gemini's promptTokenCount already includes cachedContentTokenCount, and
  * thoughtsTokenCount is reported apart from candidatesTokenCount though both
- * are billed as output; tool-use prompt tokens are billed as input.
+ * are billed as output; tool-use prompt tokens are billed as input. Only
+ * promptTokenCount comes with every usageMetadata: the others are left out
+ * when zero (candidatesTokenCount too, before anything was generated).
  */
-export function fromGeminiUsage(usage: unknown): NormalizedUsage | null {
-  if (!isRecord(usage) || typeof usage.promptTokenCount !== "number") return null;
-  const thoughts = numberOr(usage.thoughtsTokenCount, 0);
+export function fromGeminiUsage(usage: unknown): UsageReading | null {
+  return readUsage(usage, "usageMetadata", (counters) => {
+    const thoughts = counters.optional("thoughtsTokenCount");
+    return {
+      inputTokens:
+        counters.required("promptTokenCount") + counters.optional("toolUsePromptTokenCount"),
+      cachedInputTokens: counters.optional("cachedContentTokenCount"),
+      cacheWriteInputTokens: 0,
+      outputTokens: counters.optional("candidatesTokenCount") + thoughts,
+      reasoningTokens: thoughts,
+    };
+  });
+}
+
+/**
+ * Gemini's finish reasons in the neutral meaning (as Google's SDK and
+ * Vercel's AI SDK read them). Function calls make a finished answer
+ * `tool_calls`; they do not hide a cut or a filtered one. A reason this was
+ * written without (OTHER, FINISH_REASON_UNSPECIFIED, LANGUAGE, newer ones) is
+ * `other`, never `stop`.
+ */
+export function mapGeminiFinishReason(reason: unknown, calledFunctions: boolean): NeutralFinish {
   return {
-    inputTokens: usage.promptTokenCount + numberOr(usage.toolUsePromptTokenCount, 0),
-    cachedInputTokens: numberOr(usage.cachedContentTokenCount, 0),
-    cacheWriteInputTokens: 0,
-    outputTokens: numberOr(usage.candidatesTokenCount, 0) + thoughts,
-    reasoningTokens: thoughts,
+    reason: neutralFinishReasonOf(reason, calledFunctions),
+    vendorReason: vendorFinishReasonOf(reason),
   };
 }
 
-export function mapGeminiFinishReason(
-  reason: unknown,
-  calledFunctions: boolean,
-): NeutralFinishReason {
-  if (calledFunctions) return "tool_calls";
+function neutralFinishReasonOf(reason: unknown, calledFunctions: boolean): NeutralFinishReason {
   switch (reason) {
+    case "STOP":
+      return calledFunctions ? "tool_calls" : "stop";
     case "MAX_TOKENS":
       return "length";
     case "SAFETY":
@@ -211,7 +229,7 @@ export function mapGeminiFinishReason(
     case "MALFORMED_FUNCTION_CALL":
       return "error";
     default:
-      return "stop";
+      return "other";
   }
 }
 
@@ -248,16 +266,28 @@ export function fromGeminiResponse(body: unknown): NeutralResponse {
   const id = stringOr(body.responseId, "");
   const { candidate, parts } = candidateParts(body, callIdPrefixOf(id), 0);
   const calledFunctions = parts.some((part) => part.type === "tool_call");
-  // A prompt blocked outright has no candidate, only promptFeedback.blockReason.
-  const blocked = !candidate && isRecord(body.promptFeedback) && body.promptFeedback.blockReason;
+  const finish =
+    blockedPromptOf(body, candidate) ??
+    mapGeminiFinishReason(candidate?.finishReason, calledFunctions);
   return {
     id,
     model: stringOr(body.modelVersion, ""),
     parts,
-    finishReason: blocked
-      ? "content_filter"
-      : mapGeminiFinishReason(candidate?.finishReason, calledFunctions),
-    usage: fromGeminiUsage(body.usageMetadata),
+    finishReason: finish.reason,
+    vendorFinishReason: finish.vendorReason,
+    ...usageFieldsOf(fromGeminiUsage(body.usageMetadata)),
+  };
+}
+
+/** A prompt blocked outright has no candidate, only promptFeedback.blockReason: filtered. */
+function blockedPromptOf(
+  body: Record<string, unknown>,
+  candidate: Record<string, unknown> | null,
+): NeutralFinish | null {
+  if (candidate || !isRecord(body.promptFeedback) || !body.promptFeedback.blockReason) return null;
+  return {
+    reason: "content_filter",
+    vendorReason: vendorFinishReasonOf(body.promptFeedback.blockReason),
   };
 }
 
@@ -320,16 +350,18 @@ export class GeminiStreamDecoder implements StreamDecoder {
         events.push({ type: "tool_call_delta", index, argumentsJson: part.argumentsJson });
       }
     }
-    if (candidate && typeof candidate.finishReason === "string") {
+    const finish =
+      candidate && candidate.finishReason != null
+        ? mapGeminiFinishReason(candidate.finishReason, this.toolCalls > 0)
+        : blockedPromptOf(chunk, candidate);
+    if (finish) {
       events.push({
         type: "finish",
-        finishReason: mapGeminiFinishReason(candidate.finishReason, this.toolCalls > 0),
+        finishReason: finish.reason,
+        vendorReason: finish.vendorReason,
       });
-    } else if (!candidate && isRecord(chunk.promptFeedback) && chunk.promptFeedback.blockReason) {
-      events.push({ type: "finish", finishReason: "content_filter" });
     }
-    const usage = fromGeminiUsage(chunk.usageMetadata);
-    if (usage) events.push({ type: "usage", usage });
+    pushUsage(events, fromGeminiUsage(chunk.usageMetadata));
     return events;
   }
 }

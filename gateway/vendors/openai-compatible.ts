@@ -10,6 +10,7 @@ import {
   UpstreamAnswerError,
 } from "../failures.ts";
 import type {
+  NeutralFinish,
   NeutralFinishReason,
   NeutralMessage,
   NeutralOutputPart,
@@ -17,7 +18,7 @@ import type {
   NeutralRequest,
   NeutralResponse,
   NeutralStreamEvent,
-  NormalizedUsage,
+  UsageReading,
 } from "../neutral.ts";
 import {
   isRecord,
@@ -26,9 +27,11 @@ import {
   type StreamDecoder,
   stringOr,
   type VendorAdapter,
+  vendorFinishReasonOf,
 } from "./adapter.ts";
 import type { OpenAIDialect } from "./openai-compatible-presets.ts";
 import { ServerSentEventReader } from "./server-sent-events.ts";
+import { pushUsage, readUsage, usageFieldsOf } from "./usage-contract.ts";
 
 /** Where a vendor of the family takes its calls, and how it wants the key. */
 export interface OpenAIEndpoints {
@@ -118,6 +121,7 @@ export function createOpenAICompatibleAdapter(options: {
       isGatewayOnlyFrame(frame, clientWantsUsage) {
         return !clientWantsUsage && isRecord(frame) && isUsageOnlyChunk(frame);
       },
+      finishOf: (answer) => mapOpenAIFinishReason(firstChoiceOf(answer)?.finish_reason),
     },
   };
   if (dialect.embeddings) {
@@ -278,41 +282,62 @@ function toOpenAIContent(parts: NeutralPart[]): string | Record<string, unknown>
 
 // ── Answers ───────────────────────────────────────────────────────────────────────────────
 
-/** OpenAI's prompt_tokens already include the cached ones; that is the neutral meaning too. */
-export function fromOpenAIUsage(usage: unknown): NormalizedUsage | null {
-  if (!isRecord(usage)) return null;
-  if (typeof usage.prompt_tokens !== "number" || typeof usage.completion_tokens !== "number") {
-    return null;
-  }
-  const promptDetails = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
-  const completionDetails = isRecord(usage.completion_tokens_details)
-    ? usage.completion_tokens_details
-    : {};
-  return {
-    inputTokens: usage.prompt_tokens,
+/**
+ * OpenAI's prompt_tokens already include the cached ones; that is the neutral
+ * meaning too. prompt_tokens and completion_tokens come with every usage
+ * object; the details are absent or null on many compatible vendors.
+ */
+export function fromOpenAIUsage(usage: unknown): UsageReading | null {
+  return readUsage(usage, "usage", (counters) => {
     // DeepSeek reports its cache hits as prompt_cache_hit_tokens instead.
-    cachedInputTokens: numberOr(
-      promptDetails.cached_tokens,
-      numberOr(usage.prompt_cache_hit_tokens, 0),
-    ),
-    cacheWriteInputTokens: 0,
-    outputTokens: usage.completion_tokens,
-    reasoningTokens: numberOr(completionDetails.reasoning_tokens, 0),
-  };
+    const cachedInputTokens = counters.has("prompt_tokens_details", "cached_tokens")
+      ? counters.optional("prompt_tokens_details", "cached_tokens")
+      : counters.optional("prompt_cache_hit_tokens");
+    return {
+      inputTokens: counters.required("prompt_tokens"),
+      cachedInputTokens,
+      cacheWriteInputTokens: 0,
+      outputTokens: counters.required("completion_tokens"),
+      reasoningTokens: counters.optional("completion_tokens_details", "reasoning_tokens"),
+    };
+  });
 }
 
-export function mapOpenAIFinishReason(reason: unknown): NeutralFinishReason {
+/**
+ * OpenAI's finish reasons in the neutral meaning (as OpenAI's SDK and
+ * Vercel's AI SDK read them), and Mistral's two of its own; one this was
+ * written without is `other`, never `stop`.
+ */
+export function mapOpenAIFinishReason(reason: unknown): NeutralFinish {
+  return { reason: neutralFinishReasonOf(reason), vendorReason: vendorFinishReasonOf(reason) };
+}
+
+function neutralFinishReasonOf(reason: unknown): NeutralFinishReason {
   switch (reason) {
+    case "stop":
+      return "stop";
     case "length":
+    // Mistral: the context window, not max_tokens, cut the answer.
+    case "model_length":
       return "length";
     case "tool_calls":
     case "function_call":
       return "tool_calls";
     case "content_filter":
       return "content_filter";
+    // Mistral: the generation failed midway.
+    case "error":
+      return "error";
     default:
-      return "stop";
+      return "other";
   }
+}
+
+/** The first choice of a chat completion or chunk, or null. */
+function firstChoiceOf(body: unknown): Record<string, unknown> | null {
+  if (!isRecord(body) || !Array.isArray(body.choices)) return null;
+  const choice = body.choices[0];
+  return isRecord(choice) ? choice : null;
 }
 
 export function fromOpenAIChatCompletion(body: unknown): NeutralResponse {
@@ -339,12 +364,14 @@ export function fromOpenAIChatCompletion(body: unknown): NeutralResponse {
       });
     }
   }
+  const finish = mapOpenAIFinishReason(choice.finish_reason);
   return {
     id: stringOr(body.id, ""),
     model: stringOr(body.model, ""),
     parts,
-    finishReason: mapOpenAIFinishReason(choice.finish_reason),
-    usage: fromOpenAIUsage(body.usage),
+    finishReason: finish.reason,
+    vendorFinishReason: finish.vendorReason,
+    ...usageFieldsOf(fromOpenAIUsage(body.usage)),
   };
 }
 
@@ -415,11 +442,16 @@ export class OpenAIStreamDecoder implements StreamDecoder {
         }
       }
     }
-    if (choice && typeof choice.finish_reason === "string") {
-      events.push({ type: "finish", finishReason: mapOpenAIFinishReason(choice.finish_reason) });
+    // Null on every chunk but the last of a choice.
+    if (choice && choice.finish_reason != null) {
+      const finish = mapOpenAIFinishReason(choice.finish_reason);
+      events.push({
+        type: "finish",
+        finishReason: finish.reason,
+        vendorReason: finish.vendorReason,
+      });
     }
-    const usage = fromOpenAIUsage(chunk.usage);
-    if (usage) events.push({ type: "usage", usage });
+    pushUsage(events, fromOpenAIUsage(chunk.usage));
     return events;
   }
 }

@@ -25,7 +25,7 @@ import { eventTime } from "../../events/ids.ts";
 import {
   type AttemptFailed,
   attemptFailedV3,
-  requestCompletedV2,
+  requestCompletedV3,
   type SwitchboardEvent,
 } from "../../events/schemas.ts";
 import { topicFor } from "../../events/topics.ts";
@@ -322,7 +322,7 @@ function validEvents(count: number): SwitchboardEvent[] {
       });
       return attemptFailedV3.parse(failed);
     }
-    return requestCompletedV2.parse(
+    return requestCompletedV3.parse(
       sampleRequestCompleted({ request_id: requestId, output_tokens: index }),
     );
   });

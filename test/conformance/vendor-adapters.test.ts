@@ -23,6 +23,7 @@ import type { StreamDecoder, VendorAdapter } from "../../gateway/vendors/adapter
 import { OPENAI_COMPATIBLE_PRESETS } from "../../gateway/vendors/openai-compatible-presets.ts";
 import { createVendorAdapter } from "../../gateway/vendors/registry.ts";
 import { validateAnthropic } from "../fixtures/anthropic-spec.ts";
+import { usage } from "../fixtures/normalized-usage.ts";
 import { validateOpenAI } from "../fixtures/openai-spec.ts";
 import { referenceJson, referenceText } from "../fixtures/reference.ts";
 
@@ -80,16 +81,6 @@ function summarize(events: NeutralStreamEvent[]) {
     else if (event.type === "error") errors.push(event.vendorType ?? event.message);
   }
   return { text, toolCalls, usage, finishReason, errors };
-}
-
-function usage(
-  inputTokens: number,
-  cachedInputTokens: number,
-  cacheWriteInputTokens: number,
-  outputTokens: number,
-  reasoningTokens: number,
-): NormalizedUsage {
-  return { inputTokens, cachedInputTokens, cacheWriteInputTokens, outputTokens, reasoningTokens };
 }
 
 // ── The adapters, configured as an operator would ─────────────────────────────────────────
@@ -562,7 +553,7 @@ describe("whole answers, usage normalised exactly", () => {
     );
     expect(
       deepseek.fromUsage({ prompt_tokens: 10, completion_tokens: 1, prompt_cache_hit_tokens: 6 }),
-    ).toEqual(usage(10, 6, 0, 1, 0));
+    ).toEqual({ kind: "reported", usage: usage(10, 6, 0, 1, 0) });
   });
 });
 
