@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from "fastify";
@@ -14,7 +15,12 @@ import {
   type TenantScope,
 } from "./access.ts";
 import { ANALYTICS_ENDPOINTS } from "./endpoints.ts";
-import { AnalyticsError, ParameterError } from "./errors.ts";
+import {
+  ANALYTICS_BODY_LIMIT_BYTES,
+  AnalyticsError,
+  fromFrameworkError,
+  ParameterError,
+} from "./errors.ts";
 import { decodeCursor } from "./export/cursor.ts";
 import { exportParameters, exportPath } from "./export/export-parameters.ts";
 import {
@@ -22,6 +28,7 @@ import {
   type ExportOptions,
   prepareExport,
 } from "./export/export-stream.ts";
+import { registerJsonBodyParser } from "./json-body.ts";
 import { readMatrix } from "./matrix.ts";
 import { matrixParameters } from "./matrix-query.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
@@ -68,7 +75,21 @@ export function buildAnalytics({
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ANALYTICS_BODY_LIMIT_BYTES,
+    // Long enough that a too-long vendor id reaches its zod schema (at most
+    // 256), which names the parameter; beyond it, frameworkErrors answers.
+    routerOptions: { maxParamLength: 1024 },
+    // A path that is not UTF-8, a parameter past the router's bound: the
+    // client's mistake, answered in this API's error format.
+    frameworkErrors: (error, _request, reply) => {
+      const answer =
+        fromFrameworkError(error) ?? new ParameterError("path", "the path could not be read");
+      (reply as FastifyReply).code(answer.status).send(answer.toBody());
+    },
   });
+  // JSON only (fastify's text/plain parser would hand a string to a handler
+  // that reads an object), nested at most MAX_BODY_DEPTH levels.
+  registerJsonBodyParser(app);
   const analyticsTokens = tokens ? new AnalyticsTokens(tokens) : null;
   if (analyticsTokens?.size === 0) {
     logger.warn("no analytics token configured (analytics.tokens): every query answers 401");
@@ -158,8 +179,9 @@ export function buildAnalytics({
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.setErrorHandler((error: Error, _request, reply) => {
-    if (error instanceof AnalyticsError) {
-      reply.code(error.status).send(error.toBody());
+    const answer = error instanceof AnalyticsError ? error : fromFrameworkError(error);
+    if (answer) {
+      reply.code(answer.status).send(answer.toBody());
       return;
     }
     logger.error({ err: error }, "analytics error");
@@ -170,11 +192,13 @@ export function buildAnalytics({
       );
   });
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .send(
-        new AnalyticsError("not_found", `Unknown route ${request.method} ${request.url}.`).toBody(),
-      );
+    reply.code(404).send(
+      new AnalyticsError(
+        "not_found",
+        // The path as sent, bounded: an answer never grows with what a client sends.
+        `Unknown route ${request.method} ${request.url.slice(0, 200)}.`,
+      ).toBody(),
+    );
   });
   return app;
 }

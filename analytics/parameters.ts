@@ -5,10 +5,24 @@ import { ParameterError } from "./errors.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * What ClickHouse's DateTime64 holds: 1900-01-01 to 2299-12-31 (UTC). A time
+ * outside is refused naming its field, never sent on (where it would fail the
+ * query, a 500, or be saturated silently to the nearest end).
+ */
+export const EARLIEST_TIME = new Date("1900-01-01T00:00:00.000Z");
+export const LATEST_TIME = new Date("2299-12-31T23:59:59.999Z");
+
 export const isoDateTime = z.iso
   .datetime({ offset: true })
-  .describe("ISO-8601 date and time with an offset, e.g. 2026-11-01T00:00:00Z")
-  .transform((text) => new Date(text));
+  .describe(
+    "ISO-8601 date and time with an offset, e.g. 2026-11-01T00:00:00Z, from 1900-01-01 to 2299-12-31",
+  )
+  .transform((text) => new Date(text))
+  .refine(
+    (date) => date >= EARLIEST_TIME && date <= LATEST_TIME,
+    "must be from 1900-01-01T00:00:00Z to 2299-12-31T23:59:59.999Z, what ClickHouse's DateTime64 holds",
+  );
 
 /** Vendor ids, model names, task classes and tenant ids as filters accept them. */
 export const dimensionValue = z.string().min(1).max(256);
@@ -41,8 +55,13 @@ export const windowFields = {
 
 export function resolveWindow(parameters: { from?: Date; to?: Date }): TimeWindow {
   const to = parameters.to ?? new Date();
-  const from = parameters.from ?? new Date(to.getTime() - 30 * DAY_MS);
-  if (from >= to) throw new ParameterError("from", "from must be before to");
+  // The default only: a `from` the client gave is never moved.
+  const from =
+    parameters.from ?? new Date(Math.max(to.getTime() - 30 * DAY_MS, EARLIEST_TIME.getTime()));
+  if (from >= to) {
+    // With no `from`, the default reached back to the earliest time: `to` is at fault.
+    throw new ParameterError(parameters.from ? "from" : "to", "from must be before to");
+  }
   return { from, to };
 }
 
@@ -64,5 +83,17 @@ export function parseParameters<Schema extends z.ZodType>(
     where === "body"
       ? [...path, ...(unknownKey ? [unknownKey] : [])].join(".") || "body"
       : String(path[0] ?? unknownKey ?? "query");
-  throw new ParameterError(field, issue?.message ?? "invalid parameter");
+  // zod's message for an unknown key quotes it: ours names it once, in `field`.
+  const message =
+    unknownKey !== undefined
+      ? `unknown ${where === "body" ? "field" : "parameter"}`
+      : (issue?.message ?? "invalid parameter");
+  throw new ParameterError(boundedField(field), message);
+}
+
+/** The longest field name an error repeats: a client's own key, sent back bounded. */
+const MAX_FIELD_LENGTH = 128;
+
+function boundedField(field: string): string {
+  return field.length <= MAX_FIELD_LENGTH ? field : `${field.slice(0, MAX_FIELD_LENGTH)}…`;
 }

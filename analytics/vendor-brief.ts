@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import { formatDecimal, parseDecimal, scaleFactor } from "../events/money.ts";
 import type { TenantScope } from "./access.ts";
+import { AnalyticsError } from "./errors.ts";
 import { type MatrixRow, type QualitySummary, readMatrix } from "./matrix.ts";
 import { filterSql, type MatrixParameters, type Metric } from "./matrix-query.ts";
 import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
@@ -174,6 +175,13 @@ export async function readVendorBrief(
   sloConfig: SloConfig = EMPTY_SLO_CONFIG,
 ) {
   const window = resolveWindow(parameters_);
+  if (!(await vendorIsKnown(clickhouse, vendor, sloConfig))) {
+    throw new AnalyticsError(
+      "not_found",
+      "No such vendor: no request or failed attempt of it is stored, and analytics.slo names no target for it.",
+      "vendor",
+    );
+  }
   const byDay = await readMatrix(
     clickhouse,
     parameters(window, ["day", "vendor"], ["requests", "cost_usd"]),
@@ -339,6 +347,32 @@ export async function readVendorBrief(
 }
 
 export type VendorBrief = Awaited<ReturnType<typeof readVendorBrief>>;
+
+/**
+ * Whether a brief on `vendor` means anything: the ledger holds a request or a
+ * failed attempt of it from any tenant, at any time, or the operator set a
+ * service-level target for it. Vendors are the operator's, not a tenant's
+ * (every key can route to every configured vendor), so this is asked across
+ * tenants: a tenant's brief on a vendor only others used is its own zeros,
+ * true for it and telling it nothing of theirs, while a name no request ever
+ * went to (a typo) is a 404, not zeros that look like a quiet month. Read
+ * from the daily all-tenants rollup, which every request and failed attempt
+ * reaches and which holds a row per day, vendor, model, task and team.
+ */
+async function vendorIsKnown(
+  clickhouse: ClickHouseClient,
+  vendor: string,
+  sloConfig: SloConfig,
+): Promise<boolean> {
+  if (sloConfig.targets.some((target) => target.vendor === vendor)) return true;
+  const result = await clickhouse.query({
+    query: `SELECT 1 AS found FROM switchboard.usage_daily_all_tenants
+            WHERE vendor = {vendor:String} LIMIT 1`,
+    query_params: { vendor },
+    format: "JSONEachRow",
+  });
+  return (await result.json()).length > 0;
+}
 
 /** Hours in which this vendor's attempts failed and were failed over, worst first. */
 async function readFailoverIncidents(

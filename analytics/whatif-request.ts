@@ -2,12 +2,30 @@
 // traffic from one vendor-model to another, optionally at a price of the
 // caller's (another contract).
 import { z } from "zod";
-import { DECIMAL_STRING_PATTERN, parseDecimal, scaleFactor } from "../events/money.ts";
+import { parseDecimal, scaleFactor } from "../events/money.ts";
 import { dimensionValue, isoDateTime } from "./parameters.ts";
 
 const candidate = z.object({ vendor: dimensionValue, model: dimensionValue });
 
-const decimal = z.string().regex(DECIMAL_STRING_PATTERN, 'a decimal string such as "0.15"');
+/**
+ * A non-negative exact decimal as the ledger keeps money: at most 18 places
+ * (its scale) and 20 whole digits, no sign, no exponent ("1e3" is refused,
+ * never read as 1000). Bounded so a figure of thousands of digits cannot be
+ * multiplied through the answer.
+ */
+const EXACT_DECIMAL = /^\d{1,20}(\.\d{1,18})?$/;
+const decimal = z
+  .string()
+  .max(64)
+  .regex(
+    EXACT_DECIMAL,
+    'a decimal string such as "0.15": digits, at most 20 before the point and 18 after, no exponent',
+  );
+
+/** The decimal scaled to the ledger's 18 places, or null when it is not one (already reported). */
+function scaledOrNull(text: unknown): bigint | null {
+  return typeof text === "string" && EXACT_DECIMAL.test(text) ? parseDecimal(text) : null;
+}
 
 export const whatIfMove = z
   .object({
@@ -30,16 +48,18 @@ export const whatIfMove = z
   })
   .refine(
     (move) => {
-      const share = parseDecimal(move.share);
-      return share > 0n && share <= scaleFactor;
+      const share = scaledOrNull(move.share);
+      // Not a decimal at all: the field's own issue says so.
+      return share === null || (share > 0n && share <= scaleFactor);
     },
     { message: "share must be above 0 and at most 1", path: ["share"] },
   )
   .refine(
     (move) =>
+      // A from or to that is missing has an issue of its own.
       move.price !== undefined ||
-      move.from.vendor !== move.to.vendor ||
-      move.from.model !== move.to.model,
+      move.from?.vendor !== move.to?.vendor ||
+      move.from?.model !== move.to?.model,
     { message: "re-pricing a candidate in place needs a price", path: ["price"] },
   );
 
@@ -49,16 +69,24 @@ export const whatIfRequest = z
       .optional()
       .describe("start of the observed period (default: to less 30 days)"),
     to: isoDateTime.optional().describe("end of the observed period, exclusive (default: now)"),
-    tenant: z.array(dimensionValue).min(1).optional().describe("only these tenants' traffic"),
+    tenant: z
+      .array(dimensionValue)
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe("only these tenants' traffic"),
     moves: z.array(whatIfMove).min(1).max(50),
   })
   .strict()
   .superRefine((request, context) => {
     // One task's traffic on one candidate can move away at most once in full.
     const moved = new Map<string, bigint>();
+    if (!Array.isArray(request.moves)) return;
     request.moves.forEach((move, index) => {
+      const share = scaledOrNull(move?.share);
+      if (share === null || !move.from) return; // the move's own issues say what is wrong
       const key = JSON.stringify([move.task, move.from.vendor, move.from.model]);
-      const total = (moved.get(key) ?? 0n) + parseDecimal(move.share);
+      const total = (moved.get(key) ?? 0n) + share;
       moved.set(key, total);
       if (total > scaleFactor) {
         context.addIssue({

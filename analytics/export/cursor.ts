@@ -13,6 +13,7 @@
 // boundary with all of that millisecond's rows in it — so no tie-breaker on
 // event_id is needed, and no row is delivered twice or skipped.
 import { ParameterError } from "../errors.ts";
+import { EARLIEST_TIME, LATEST_TIME } from "../parameters.ts";
 import type { ExportDatasetName } from "./datasets.ts";
 
 export interface ExportCursor {
@@ -36,14 +37,29 @@ export function decodeCursor(text: string, dataset: ExportDatasetName): ExportCu
   } catch {
     throw new ParameterError("cursor", "not a cursor this API handed out");
   }
-  const ingestedBefore = Date.parse(String(decoded?.ingested_before));
-  if (typeof decoded?.ingested_before !== "string" || Number.isNaN(ingestedBefore)) {
+  // Whatever the JSON holds (null, a number, an object whose toString throws),
+  // only the two strings this API writes are read.
+  if (
+    typeof decoded !== "object" ||
+    decoded === null ||
+    typeof decoded.ingested_before !== "string" ||
+    typeof decoded.dataset !== "string"
+  ) {
+    throw new ParameterError("cursor", "not a cursor this API handed out");
+  }
+  const ingestedBefore = Date.parse(decoded.ingested_before);
+  // A position ClickHouse's DateTime64 can hold, as every cursor handed out is.
+  if (
+    Number.isNaN(ingestedBefore) ||
+    ingestedBefore < EARLIEST_TIME.getTime() ||
+    ingestedBefore > LATEST_TIME.getTime()
+  ) {
     throw new ParameterError("cursor", "not a cursor this API handed out");
   }
   if (decoded.dataset !== dataset) {
     throw new ParameterError(
       "cursor",
-      `this cursor belongs to the ${String(decoded.dataset)} export, not ${dataset}`,
+      `this cursor belongs to another export than ${dataset}; pull ${dataset} with its own cursor`,
     );
   }
   return { dataset, ingestedBefore };
