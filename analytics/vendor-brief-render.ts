@@ -1,5 +1,6 @@
 // The vendor brief as Markdown, CSV and a printable HTML page, all from the
 // JSON form (vendor-brief.ts), so the four never disagree.
+import { toCsv } from "./csv-injection.ts";
 import type { VendorBrief } from "./vendor-brief.ts";
 
 type Task = VendorBrief["tasks"][number];
@@ -28,18 +29,14 @@ const TASK_COLUMNS: [string, (task: Task) => unknown][] = [
   ["savings_at_stake_usd", (task) => task.savings_at_stake_usd],
 ];
 
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? "" : String(value);
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** The per-task table, one row per task and model, with its best alternative. */
+/** The per-task table, one row per task and model, with its best alternative; text cells neutralised (csv-injection.ts). */
 export function briefToCsv(brief: VendorBrief): string {
-  const header = ["vendor", ...TASK_COLUMNS.map(([name]) => name)].join(",");
-  const rows = brief.tasks.map((task) =>
-    [brief.vendor, ...TASK_COLUMNS.map(([, read]) => read(task))].map(csvField).join(","),
-  );
-  return `${[header, ...rows].join("\n")}\n`;
+  const header = ["vendor", ...TASK_COLUMNS.map(([name]) => name)];
+  const rows = brief.tasks.map((task) => [
+    brief.vendor,
+    ...TASK_COLUMNS.map(([, read]) => read(task)),
+  ]);
+  return toCsv([header, ...rows]);
 }
 
 export function briefToMarkdown(brief: VendorBrief): string {

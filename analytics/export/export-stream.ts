@@ -3,6 +3,7 @@
 // asking for the next, so memory holds about one page whatever the size.
 import type { ClickHouseClient } from "../../clickhouse/client.ts";
 import type { TenantScope } from "../access.ts";
+import { isTextType, neutraliseCellSql } from "../csv-injection.ts";
 import { type ExportCursor, encodeCursor } from "./cursor.ts";
 import { EXPORT_DATASETS, type ExportDataset, type ExportDatasetName } from "./datasets.ts";
 import { ArrowStreamJoiner, EXPORT_FORMATS, type ExportFormat } from "./formats.ts";
@@ -78,6 +79,30 @@ async function clickhouseNowMs(clickhouse: ClickHouseClient): Promise<number> {
   return Number(row?.now);
 }
 
+/**
+ * The dataset's columns over its own SELECT, each text column through the
+ * CSV injection rule (csv-injection.ts) and every other as it is, so numbers
+ * (a negative cost) stay numbers. The types come from ClickHouse itself
+ * (DESCRIBE of the dataset's SELECT), so a column added later is covered.
+ * ClickHouse still writes the CSV: quoting, escaping and pages as before.
+ */
+async function csvSafeSelectList(
+  clickhouse: ClickHouseClient,
+  dataset: ExportDataset,
+): Promise<string> {
+  const result = await clickhouse.query({
+    query: `DESCRIBE (SELECT ${dataset.columns} FROM ${dataset.table})`,
+    format: "JSONEachRow",
+  });
+  const columns = await result.json<{ name: string; type: string }>();
+  return columns
+    .map(({ name, type }) => {
+      const column = `\`${name.replaceAll("\\", "\\\\").replaceAll("`", "\\`")}\``;
+      return isTextType(type) ? `${neutraliseCellSql(column)} AS ${column}` : column;
+    })
+    .join(", ");
+}
+
 export async function prepareExport(
   clickhouse: ClickHouseClient,
   request: ExportRequest,
@@ -137,6 +162,10 @@ export async function prepareExport(
       ? await planPages(describeRange, countBySlot, { start, end: horizon }, pageRows, rowLimit)
       : { pages: [], end: start, complete: true };
 
+  // CSV only: the text columns neutralised against CSV injection, by type.
+  const csvSelect =
+    request.format === "csv" ? await csvSafeSelectList(clickhouse, dataset as ExportDataset) : null;
+
   const pageBytes = async (page: Page, clickhouseFormat: string): Promise<Buffer> => {
     const params: Record<string, unknown> = { range_start: page.start, range_end: page.end };
     const where = whereSql(request, params);
@@ -147,11 +176,18 @@ export async function prepareExport(
     // made pages several times slower. Ingest never stores an event_id twice;
     // event_id is in every row for a warehouse that wants a second guard.
     // Within a page, rows go in ingest order; across pages the ranges do.
+    const rows = csvSelect
+      ? `SELECT ${csvSelect}
+         FROM (SELECT ${dataset.columns}, ingested_at AS export_position
+               FROM ${dataset.table}
+               WHERE ${where})
+         ORDER BY export_position`
+      : `SELECT ${dataset.columns}
+         FROM ${dataset.table}
+         WHERE ${where}
+         ORDER BY ingested_at`;
     const { stream } = await clickhouse.exec({
-      query: `SELECT ${dataset.columns}
-              FROM ${dataset.table}
-              WHERE ${where}
-              ORDER BY ingested_at
+      query: `${rows}
               FORMAT ${clickhouseFormat}
               SETTINGS ${format.settings}, max_execution_time = ${MAX_EXECUTION_SECONDS}`,
       query_params: params,
