@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshClickHouse, type TestClickHouse } from "../test/fixtures/clickhouse.ts";
 import { loadEvents } from "../test/fixtures/load-events.ts";
 import { sampleRequestCompleted } from "../test/fixtures/sample-events.ts";
-import { clickhouseRequestLookup, RequestOwners, requestIdTime } from "./request-owners.ts";
+import {
+  clickhouseRequestLookup,
+  RequestOwners,
+  requestIdTime,
+  scoredRequestOf,
+} from "./request-owners.ts";
 
 // req_ + a UUIDv7 whose first 48 bits are 2026-11-20T10:00:00.000Z.
 const startedAt = Date.parse("2026-11-20T10:00:00.000Z");
@@ -46,7 +51,7 @@ describe("RequestOwners", () => {
     expect(requestIdTime("chatcmpl-123")).toBeNull();
   });
 
-  it("forgets the oldest past its capacity, and never asks the store about a remembered id", async () => {
+  it("forgets the oldest past its capacity, and never asks the store about the caller's remembered id", async () => {
     const asked: string[] = [];
     const owners = new RequestOwners({
       capacity: 2,
@@ -75,10 +80,37 @@ describe("RequestOwners", () => {
       team: "search",
       tags: ["prod"],
     });
-    expect(await owners.requestOf(ids[2] as string, "globex")).toBeNull();
     expect(asked).toEqual([]);
     expect(await owners.requestOf(ids[0] as string, "acme")).toBeNull();
     expect(asked).toEqual([ids[0]]);
+  });
+
+  it("takes another tenant's remembered request down the same path as an unknown id: the store, under the caller's tenant", async () => {
+    const asked: [string, string][] = [];
+    const owners = new RequestOwners({
+      lookup: async (id, tenant) => {
+        asked.push([id, tenant]);
+        return null;
+      },
+    });
+    const acmeRequest = sampleRequestCompleted({ request_id: requestId, tenant_id: "acme" });
+    owners.remember(acmeRequest);
+    const unknownId = `req_${startedAt.toString(16).padStart(12, "0")}70008000000000009999`;
+
+    const crossTenant = await owners.requestOf(requestId, "globex");
+    const unknown = await owners.requestOf(unknownId, "globex");
+
+    expect(crossTenant).toBeNull();
+    expect(unknown).toBeNull();
+    // Both consulted the store, once each, for the caller's tenant: memory
+    // answered neither, so neither can answer sooner than the other.
+    expect(asked).toEqual([
+      [requestId, "globex"],
+      [unknownId, "globex"],
+    ]);
+    // The owner is still answered from memory.
+    expect(await owners.requestOf(requestId, "acme")).toEqual(scoredRequestOf(acmeRequest));
+    expect(asked).toHaveLength(2);
   });
 
   it("finds a stored request by tenant and by the time in its id (chDB)", async () => {
