@@ -3,6 +3,8 @@
 // API's own shape (OpenAI's and Anthropic's). Vendors' errors are mapped onto
 // these codes by their adapters (vendors/*.ts, `mapError`). Decisions read the
 // code, never the message text.
+import { truncated } from "./reflected-text.ts";
+
 export const GATEWAY_ERRORS = {
   invalid_request: {
     status: 400,
@@ -141,6 +143,13 @@ export interface AnthropicErrorBody {
   error: { type: string; message: string };
 }
 
+/**
+ * The longest message an error body carries. Messages quote what clients and
+ * vendors sent, each bounded where it is quoted (reflected-text.ts, and 500
+ * characters of a vendor's text); this bounds whatever a new message forgets.
+ */
+const MAX_MESSAGE_LENGTH = 2000;
+
 export class GatewayError extends Error {
   readonly code: GatewayErrorCode;
   readonly status: number;
@@ -158,10 +167,10 @@ export class GatewayError extends Error {
       retryAfterSeconds?: number | null;
     } = {},
   ) {
-    super(message, { cause: options.cause });
+    super(truncated(message, MAX_MESSAGE_LENGTH), { cause: options.cause });
     this.code = code;
     this.status = options.status ?? GATEWAY_ERRORS[code].status;
-    this.param = options.param ?? null;
+    this.param = options.param == null ? null : truncated(options.param, MAX_MESSAGE_LENGTH);
     this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 

@@ -14,6 +14,7 @@ import {
   type NeutralStreamEvent,
   type NormalizedUsage,
 } from "../neutral.ts";
+import { truncated } from "../reflected-text.ts";
 import { formatServerSentEvent } from "../vendors/server-sent-events.ts";
 import {
   bearerKeyOf,
@@ -21,6 +22,7 @@ import {
   type InboundStreamWriter,
   type ParsedChatRequest,
   parseStrictly,
+  requestedModel,
   type TranslatedRequest,
 } from "./inbound-api.ts";
 
@@ -90,7 +92,7 @@ const customTool = z.looseObject({
 const serverTool = z.looseObject({ type: z.string().regex(/_\d{8}$/), name: z.string() });
 
 export const createMessageRequest = z.looseObject({
-  model: z.string().min(1),
+  model: requestedModel,
   max_tokens: z.number().int().min(1),
   messages: z
     .array(
@@ -177,7 +179,10 @@ export function fromAnthropicRequest(body: CreateMessageRequest): TranslatedRequ
         parameters: custom.input_schema,
         ...cacheControlOf(custom),
       });
-    } else warnings.push(`the server tool '${each.name}' reaches Anthropic only; it was not sent`);
+    } else
+      warnings.push(
+        `the server tool '${truncated(each.name)}' reaches Anthropic only; it was not sent`,
+      );
   }
   const passthrough: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(body)) {
@@ -280,7 +285,7 @@ function toNeutralParts(block: z.infer<typeof contentBlock>, warnings: string[])
       ];
     }
     default:
-      warnings.push(`a '${block.type}' block reaches Anthropic only; it was not sent`);
+      warnings.push(`a '${truncated(block.type)}' block reaches Anthropic only; it was not sent`);
       return [];
   }
 }

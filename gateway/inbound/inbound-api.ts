@@ -2,7 +2,7 @@
 // protocol (strictly), translate it to the neutral model, and write answers,
 // streams and errors back in that protocol's exact shape.
 import type { IncomingHttpHeaders } from "node:http";
-import type { z } from "zod";
+import { z } from "zod";
 import { GatewayError } from "../errors.ts";
 import type {
   InboundProtocol,
@@ -11,6 +11,7 @@ import type {
   NeutralStreamEvent,
   NormalizedUsage,
 } from "../neutral.ts";
+import { truncated } from "../reflected-text.ts";
 
 /** A client's request, validated, with its body kept for same-protocol pass-through. */
 export interface ParsedChatRequest {
@@ -50,15 +51,31 @@ export interface InboundChatApi {
   renderError(error: GatewayError): unknown;
 }
 
-/** `messages[0].content`, as OpenAI names nested parameters (Anthropic's messages use the same paths). */
+/**
+ * `messages[0].content`, as OpenAI names nested parameters (Anthropic's
+ * messages use the same paths). Keys can be the client's own (metadata, a
+ * schema's properties), so each is truncated, and so is the whole.
+ */
 export function formatParameterPath(path: readonly PropertyKey[]): string {
   let param = "";
   for (const key of path) {
     if (typeof key === "number") param += `[${key}]`;
-    else param += param === "" ? String(key) : `.${String(key)}`;
+    else {
+      const name = truncated(String(key));
+      param += param === "" ? name : `.${name}`;
+    }
   }
-  return param;
+  return truncated(param, MAX_PARAMETER_PATH_LENGTH);
 }
+
+/** Room for eight truncated keys and their indexes. */
+const MAX_PARAMETER_PATH_LENGTH = 600;
+
+/**
+ * The model a client asks for: routed on, quoted in errors, and recorded as
+ * request_model, which the events bound at 256 characters.
+ */
+export const requestedModel = z.string().min(1).max(256);
 
 export function bearerKeyOf(authorization: string | undefined): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(authorization ?? "")?.[1]?.trim() || undefined;

@@ -22,6 +22,7 @@ import {
   type InboundStreamWriter,
   type ParsedChatRequest,
   parseStrictly,
+  requestedModel,
   type TranslatedRequest,
 } from "./inbound-api.ts";
 
@@ -107,7 +108,7 @@ const responseFormat = z.discriminatedUnion("type", [
 ]);
 
 export const chatCompletionRequest = z.looseObject({
-  model: z.string().min(1),
+  model: requestedModel,
   messages: z.array(message).min(1),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),

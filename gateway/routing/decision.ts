@@ -4,6 +4,7 @@
 // Every candidate appears in the decision, tried or skipped, with why.
 import { formatDecimal, MONEY_SCALE } from "../../events/money.ts";
 import type { RouteTarget } from "../config.ts";
+import { truncated } from "../reflected-text.ts";
 import {
   type DecisionEntry,
   estimatedCost,
@@ -57,6 +58,9 @@ export const SKIP = {
   overMaxPrice: "over_max_price",
   priceUnknown: "price_unknown",
 } as const;
+
+/** provider.order as route_decided's reason names it. */
+const MAX_QUOTED_ORDER_LENGTH = 200;
 
 const FALLBACK_REASON = "ordered fallback: the list's order; later ones on retryable failure";
 
@@ -123,7 +127,8 @@ export function decide(input: DecisionInput): RouteDecision {
   }
   if (provider?.order) {
     ranked = byProviderOrder(ranked, provider.order);
-    reason += `; provider.order first (${provider.order.join(", ")})`;
+    // The client's slugs, in the event: bounded like any text a client sends.
+    reason += `; provider.order first (${truncated(provider.order.join(", "), MAX_QUOTED_ORDER_LENGTH)})`;
   }
   if (provider && !provider.allowFallbacks) {
     const order = provider.order ? new Set(provider.order) : null;

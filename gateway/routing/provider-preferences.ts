@@ -7,6 +7,7 @@ import { z } from "zod";
 import { DECIMAL_STRING_PATTERN, parseDecimal } from "../../events/money.ts";
 import { GatewayError } from "../errors.ts";
 import { formatParameterPath } from "../inbound/inbound-api.ts";
+import { truncated } from "../reflected-text.ts";
 
 /** Prices per million tokens, scaled by 10^12 like the price catalog's. */
 export const PRICE_SCALE = 12;
@@ -38,7 +39,9 @@ const price = z.union([
   z.number().nonnegative(),
   z.string().regex(DECIMAL_STRING_PATTERN, 'a decimal string such as "1.5"'),
 ]);
-const slugs = z.array(z.string().min(1)).max(64);
+/** As long as the events' vendor and model ids may be (events/schemas.ts). */
+const identifier = z.string().min(1).max(256);
+const slugs = z.array(identifier).max(64);
 
 const providerSchema = z.looseObject({
   order: slugs.nullish(),
@@ -59,7 +62,13 @@ const providerSchema = z.looseObject({
 const KNOWN_PROVIDER_FIELDS = new Set(Object.keys(providerSchema.shape));
 const HONOURED_MAX_PRICE_FIELDS = new Set(["prompt", "completion"]);
 
-const modelsSchema = z.array(z.string().min(1)).min(1).max(16);
+const modelsSchema = z.array(identifier).min(1).max(16);
+
+/**
+ * Unknown fields each get a warning up to this many; the rest are counted in
+ * one more. The names are the client's: each is truncated (reflected-text.ts).
+ */
+const MAX_NAMED_UNKNOWN_FIELDS = 8;
 
 /**
  * `models` and `provider` read out of an OpenAI chat body; null when the body
@@ -88,16 +97,13 @@ function parseModels(raw: unknown): readonly string[] {
 
 export function parseProvider(raw: unknown, warnings: string[] = []): ProviderPreferences {
   const provider = checked(providerSchema, raw, "provider");
-  for (const field of Object.keys(provider)) {
-    if (!KNOWN_PROVIDER_FIELDS.has(field)) {
-      warnings.push(`provider.${field} is not supported by this gateway; it was ignored`);
-    }
-  }
-  for (const field of Object.keys(provider.max_price ?? {})) {
-    if (!HONOURED_MAX_PRICE_FIELDS.has(field)) {
-      warnings.push(`provider.max_price.${field} is not supported by this gateway; it was ignored`);
-    }
-  }
+  warnIgnored("provider", Object.keys(provider), KNOWN_PROVIDER_FIELDS, warnings);
+  warnIgnored(
+    "provider.max_price",
+    Object.keys(provider.max_price ?? {}),
+    HONOURED_MAX_PRICE_FIELDS,
+    warnings,
+  );
   const sort = provider.sort ?? null;
   const maxPrice = provider.max_price;
   return {
@@ -115,6 +121,30 @@ export function parseProvider(raw: unknown, warnings: string[] = []): ProviderPr
     dataCollection: provider.data_collection ?? "allow",
     zdr: provider.zdr ?? false,
   };
+}
+
+/** One warning per field of `fields` not in `honoured`, bounded in number and length. */
+function warnIgnored(
+  parent: string,
+  fields: readonly string[],
+  honoured: ReadonlySet<string>,
+  warnings: string[],
+): void {
+  let ignored = 0;
+  for (const field of fields) {
+    if (honoured.has(field)) continue;
+    ignored += 1;
+    if (ignored <= MAX_NAMED_UNKNOWN_FIELDS) {
+      warnings.push(
+        `${parent}.${truncated(field)} is not supported by this gateway; it was ignored`,
+      );
+    }
+  }
+  if (ignored > MAX_NAMED_UNKNOWN_FIELDS) {
+    warnings.push(
+      `${ignored - MAX_NAMED_UNKNOWN_FIELDS} more fields of ${parent} are not supported by this gateway; they were ignored`,
+    );
+  }
 }
 
 function scaledPrice(value: number | string | null | undefined, param: string): bigint | null {
