@@ -1,6 +1,7 @@
 // `switchboard <role>`: the single entry point. `all` runs every role in one
 // process on the embedded defaults; the others run one role each.
 import { evalCommand } from "../evals/command.ts";
+import { LocalReplayFromError } from "../eventlog/index.ts";
 import { redactingLogger } from "../eventlog/logger.ts";
 import { MIN_REDACTED_SECRET_LENGTH } from "../eventlog/secret-redactor.ts";
 import { vendorSecretRedactor } from "../gateway/vendor-secrets.ts";
@@ -8,6 +9,7 @@ import { loadConfig, type SwitchboardConfig } from "./config.ts";
 import { startDemoVendors } from "./demo.ts";
 import { startMetricsServer } from "./metrics-server.ts";
 import { credentialedListeners, refuseDemoCredentialsOnPublicAddress } from "./public-address.ts";
+import { parseReplayArguments } from "./replay-arguments.ts";
 import {
   clickhouseUrl,
   metricsRegistry,
@@ -28,7 +30,7 @@ const USAGE = `usage: switchboard <role>
   simulator   simulated vendors only
   migrate     apply ClickHouse migrations and exit
   replay [--from <ISO-8601 time>]
-              rebuild the ClickHouse event tables from the event log and exit
+              rebuild the ClickHouse event tables from the event log and exit (--from: Kafka only)
   eval --gold <cases.jsonl> --candidates <vendor/model,…> [--help for every option]
               run a gold set through the gateway, grade it, record the scores
 config: $SWITCHBOARD_CONFIG (default config/switchboard.yaml)`;
@@ -109,7 +111,9 @@ async function main(role: string | undefined): Promise<Stop[]> {
       break;
     }
     case "replay": {
-      const from = parseFrom(process.argv.slice(3));
+      const { from } = parseReplayArguments(process.argv.slice(3));
+      // Said before ClickHouse opens, which takes seconds (the event log would refuse it too).
+      if (from && !config.kafka_brokers) throw new LocalReplayFromError();
       const clickhouse = await openClickHouse(config, logger);
       const interrupted = new AbortController();
       const interrupt = () => interrupted.abort();
@@ -151,24 +155,6 @@ async function main(role: string | undefined): Promise<Stop[]> {
       process.exitCode = 2;
   }
   return stops;
-}
-
-/** `--from <ISO-8601 time>` (or `--from=<time>`), or nothing; anything else stops with a message. */
-function parseFrom(argumentsAfterRole: string[]): Date | undefined {
-  if (argumentsAfterRole.length === 0) return undefined;
-  const [first, second] = argumentsAfterRole;
-  let value: string | undefined;
-  if (first === "--from" && argumentsAfterRole.length === 2) value = second;
-  else if (first?.startsWith("--from=") && argumentsAfterRole.length === 1) value = first.slice(7);
-  // A date first: Date.parse alone would take "1" or "May" as a time.
-  const from =
-    value !== undefined && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(from)) {
-    throw new Error(
-      `replay takes only --from <ISO-8601 time>, e.g. --from 2026-11-20T00:00:00Z\n${USAGE}`,
-    );
-  }
-  return new Date(from);
 }
 
 async function shutdown(stops: Stop[]): Promise<void> {
