@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitWindow } from "./matrix-query.ts";
+import { splitWindow } from "./matrix-sql/window.ts";
 
 const at = (text: string) => new Date(text);
 const iso = (ranges: Date[][]) => ranges.map((range) => range.map((date) => date.toISOString()));

@@ -7,17 +7,15 @@ import { studentTInterval, wilsonInterval } from "./confidence-intervals.ts";
 import {
   type GroupKey,
   groupColumn,
-  legacyScoresSql,
   type MatrixParameters,
   type Metric,
-  qualitySql,
-  rawMatrixSql,
   readsRawOnly,
-  rollupMatrixSql,
   TIME_BUCKETS,
   type TimeBucket,
-  totalsSql,
 } from "./matrix-query.ts";
+import { legacyScoresQuery, qualityQuery } from "./matrix-sql/quality-paths.ts";
+import { matrixTotalsQuery, rawMatrixQuery } from "./matrix-sql/raw-path.ts";
+import { rollupMatrixQuery } from "./matrix-sql/rollup-path.ts";
 
 interface MatrixRecord {
   requests: string;
@@ -120,7 +118,7 @@ export async function readMatrix(
 ): Promise<MatrixAnswer> {
   const rawOnly = readsRawOnly(parameters);
   const exact = parameters.quantileMethod === "exact" || rawOnly;
-  const query = exact ? rawMatrixSql(parameters, scope) : rollupMatrixSql(parameters, scope);
+  const query = exact ? rawMatrixQuery(parameters, scope) : rollupMatrixQuery(parameters, scope);
   const records = await queryRecords<MatrixRecord>(clickhouse, query.sql, query.params);
   const quality = parameters.metrics.includes("quality")
     ? await readQuality(clickhouse, parameters, scope)
@@ -131,7 +129,7 @@ export async function readMatrix(
     cost: records.reduce((sum, record) => sum + parseDecimal(record.cost_usd), 0n),
   };
   if (parameters.groupBy.includes("tag")) {
-    const totalsQuery = totalsSql(parameters, scope);
+    const totalsQuery = matrixTotalsQuery(parameters, scope);
     const [record] = await queryRecords<{ requests: string; cost_usd: string }>(
       clickhouse,
       totalsQuery.sql,
@@ -157,9 +155,13 @@ export async function readMatrix(
 async function queryRecords<T>(
   clickhouse: ClickHouseClient,
   query: string,
-  params: Record<string, unknown>,
+  params: Readonly<Record<string, unknown>>,
 ): Promise<T[]> {
-  const result = await clickhouse.query({ query, query_params: params, format: "JSONEachRow" });
+  const result = await clickhouse.query({
+    query,
+    query_params: { ...params },
+    format: "JSONEachRow",
+  });
   return result.json<T>();
 }
 
@@ -238,9 +240,9 @@ async function readQuality(
   parameters: MatrixParameters,
   scope: TenantScope,
 ): Promise<Map<string, QualitySummary[]>> {
-  const legacy = legacyScoresSql(parameters, scope);
+  const legacy = legacyScoresQuery(parameters, scope);
   const withLegacy = (await queryRecords(clickhouse, legacy.sql, legacy.params)).length > 0;
-  const query = qualitySql(parameters, scope, withLegacy);
+  const query = qualityQuery(parameters, scope, withLegacy);
   const records = await queryRecords<QualityRecord>(clickhouse, query.sql, query.params);
   const byGroup = new Map<string, QualitySummary[]>();
   for (const record of records) {

@@ -5,16 +5,11 @@
 // (rollup-equivalence, matrix-*, quality-rollup); this says what changed.
 import { describe, expect, it } from "vitest";
 import type { TenantScope } from "../access.ts";
-import {
-  legacyScoresSql,
-  type MatrixParameters,
-  matrixParameters,
-  qualitySql,
-  rawMatrixSql,
-  rollupMatrixSql,
-  totalsSql,
-} from "../matrix-query.ts";
-import type { BoundQuery } from "../matrix-query.ts";
+import { type MatrixParameters, matrixParameters } from "../matrix-query.ts";
+import type { BoundQuery } from "./bound.ts";
+import { legacyScoresQuery, qualityQuery } from "./quality-paths.ts";
+import { matrixTotalsQuery, rawMatrixQuery } from "./raw-path.ts";
+import { rollupMatrixQuery } from "./rollup-path.ts";
 
 const ADMIN: TenantScope = { tokenId: "admin", tenants: "all" };
 const ACME: TenantScope = { tokenId: "acme-reader", tenants: ["acme", "globex"] };
@@ -26,8 +21,19 @@ function parameters(query: Record<string, string>): MatrixParameters {
   return matrixParameters.parse({ ...UNALIGNED, ...query });
 }
 
-/** The SQL, then each parameter on its own line, sorted, dates as ISO-8601. */
+/** The `{name:Type}` parameters the SQL names. */
+function namedParameters(text: string): string[] {
+  return [...new Set([...text.matchAll(/\{(\w+):/g)].map((match) => match[1] as string))].sort();
+}
+
+/**
+ * The SQL, then each parameter on its own line, sorted, dates as ISO-8601;
+ * first checking that the SQL names exactly the parameters bound, no more
+ * (ClickHouse would refuse the query) and no fewer (a value bound for
+ * nothing is a filter that was meant and is missing).
+ */
 function golden(query: BoundQuery): string {
+  expect(Object.keys(query.params).sort()).toEqual(namedParameters(query.sql));
   const params = Object.keys(query.params)
     .sort()
     .map((name) => {
@@ -50,7 +56,7 @@ describe("the rollup path", () => {
     ["rollup-by-team-day-all-metrics", ACME, { group_by: "team,day", team: "ads", metrics: "all" }],
     ["rollup-by-hour-skips-days", ADMIN, { group_by: "vendor,hour", tenant: "acme" }],
   ] as const)("%s", async (name, scope, query) => {
-    await expect(golden(rollupMatrixSql(parameters(query), scope))).toMatchFileSnapshot(
+    await expect(golden(rollupMatrixQuery(parameters(query), scope))).toMatchFileSnapshot(
       file(name),
     );
   });
@@ -62,19 +68,19 @@ describe("the raw path", () => {
     ["raw-by-tag-and-key", ACME, { group_by: "tag,key", tag: "prod,eu", vendor: "alpha" }],
     ["raw-by-key-filtered-by-tag", ACME, { group_by: "key", tag: "prod" }],
   ] as const)("%s", async (name, scope, query) => {
-    await expect(golden(rawMatrixSql(parameters(query), scope))).toMatchFileSnapshot(file(name));
+    await expect(golden(rawMatrixQuery(parameters(query), scope))).toMatchFileSnapshot(file(name));
   });
 
   it("totals by tag", async () => {
     const query = parameters({ group_by: "tag", tag: "prod", team: "ads" });
-    await expect(golden(totalsSql(query, ACME))).toMatchFileSnapshot(file("totals-by-tag"));
+    await expect(golden(matrixTotalsQuery(query, ACME))).toMatchFileSnapshot(file("totals-by-tag"));
   });
 });
 
 describe("the quality paths", () => {
   it("legacy scores probe", async () => {
     const query = parameters({ tenant: "acme", quality_source: "human,eval" });
-    await expect(golden(legacyScoresSql(query, ACME))).toMatchFileSnapshot(file("legacy-scores"));
+    await expect(golden(legacyScoresQuery(query, ACME))).toMatchFileSnapshot(file("legacy-scores"));
   });
 
   it.each([
@@ -83,7 +89,7 @@ describe("the quality paths", () => {
     ["quality-raw-by-tag-with-legacy", ACME, { group_by: "tag", tag: "prod" }, true],
     ["quality-raw-by-key", ADMIN, { group_by: "key", tenant: "acme" }, false],
   ] as const)("%s", async (name, scope, query, withLegacy) => {
-    await expect(golden(qualitySql(parameters(query), scope, withLegacy))).toMatchFileSnapshot(
+    await expect(golden(qualityQuery(parameters(query), scope, withLegacy))).toMatchFileSnapshot(
       file(name),
     );
   });

@@ -42,4 +42,3 @@ SELECT vendor AS vendor_key,
 -- raw_tail_to = "2026-11-20T19:02:00.001Z"
 -- scope_tenants = ["acme","globex"]
 -- window_from = "2026-11-18T03:17:12.345Z"
--- window_to = "2026-11-20T19:02:00.001Z"
