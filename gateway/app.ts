@@ -23,6 +23,7 @@ import { openAIChatApi } from "./inbound/openai-chat.ts";
 import { GatewayMetrics, metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
 import type { PriceCatalog } from "./pricing.ts";
+import { truncated } from "./reflected-text.ts";
 import {
   RequestOwners,
   rememberingCompletions,
@@ -142,7 +143,10 @@ export function buildGateway({
   app.get("/metrics", metricsRoute(registry));
 
   app.setNotFoundHandler((request, reply) => {
-    const error = new GatewayError("not_found", `Unknown route ${request.method} ${request.url}.`);
+    const error = new GatewayError(
+      "not_found",
+      `Unknown route ${request.method} ${truncated(request.url, MAX_QUOTED_URL_LENGTH)}.`,
+    );
     reply.header("x-request-id", request.id);
     reply.code(error.status).send(inboundOf(request).renderError(error));
   });
@@ -179,6 +183,9 @@ export function buildGateway({
   });
   return app;
 }
+
+/** An unknown route's URL as its 404 quotes it: a URL may be as long as the header limit. */
+const MAX_QUOTED_URL_LENGTH = 200;
 
 /** Errors are answered in the shape of the API the client called. */
 function inboundOf(request: FastifyRequest): Pick<InboundChatApi, "renderError"> {

@@ -34,6 +34,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import { type NeutralResponse, NO_USAGE, outputTextOf } from "./neutral.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import { type PromptApi, promptSha256 } from "./prompt-hash.ts";
+import { warningsHeaderValue } from "./reflected-text.ts";
 import { type Outcome, RequestLedger } from "./request-ledger.ts";
 import { SKIP } from "./routing/decision.ts";
 import {
@@ -616,16 +617,9 @@ export function routingHeaders(
     "x-switchboard-model": target.model,
     "x-switchboard-attempts": String(call.ledger.attemptCount),
   };
-  // Header values are one line of visible ASCII: each warning is JSON-escaped.
-  if (warnings.length > 0) headers["x-switchboard-warnings"] = toHeaderValue(warnings);
+  // One line of visible ASCII, bounded whatever the warnings quote (reflected-text.ts).
+  if (warnings.length > 0) headers["x-switchboard-warnings"] = warningsHeaderValue(warnings);
   return headers;
-}
-
-function toHeaderValue(warnings: readonly string[]): string {
-  return JSON.stringify(warnings).replace(
-    /[^\x20-\x7e]/g,
-    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }
 
 export function sendError(

@@ -8,6 +8,7 @@ import type { RouteTarget } from "./config.ts";
 import type { CostBook, CostQuote } from "./costs.ts";
 import type { AttemptFailure } from "./failures.ts";
 import type { NeutralFinish, NormalizedUsage } from "./neutral.ts";
+import { boundedWarnings } from "./reflected-text.ts";
 import { scoredRequestOf } from "./request-owners.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
 import type { TaskSource } from "./routing/task-class.ts";
@@ -33,10 +34,6 @@ export interface Outcome {
 
 /** request_completed v3 bounds response_model, which the vendor writes (events/schemas.ts). */
 const MAX_RESPONSE_MODEL_LENGTH = 256;
-
-/** The event's bounds on warnings (events/schemas.ts). */
-const MAX_WARNINGS = 20;
-const MAX_WARNING_LENGTH = 500;
 
 /**
  * Turns what happens to one request into its events: the routing decision,
@@ -191,9 +188,7 @@ export class RequestLedger {
       contract_id: quote.contractId,
       price_known: quote.priceKnown,
       prompt_sha256: this.context.promptSha256,
-      warnings: warnings
-        .slice(0, MAX_WARNINGS)
-        .map((warning) => warning.slice(0, MAX_WARNING_LENGTH)),
+      warnings: boundedWarnings(warnings),
       price_card_version: quote.priceCardVersion,
       latency_ms: this.elapsedMs(),
       ttft_ms: outcome.ttftMs,

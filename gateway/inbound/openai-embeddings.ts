@@ -5,10 +5,10 @@
 import { z } from "zod";
 import type { UsageReading } from "../neutral.ts";
 import { readUsage } from "../vendors/usage-contract.ts";
-import { parseStrictly } from "./inbound-api.ts";
+import { parseStrictly, requestedModel } from "./inbound-api.ts";
 
 export const embeddingsRequest = z.looseObject({
-  model: z.string().min(1),
+  model: requestedModel,
   input: z.union([
     z.string(),
     z.array(z.string()).min(1).max(2048),
