@@ -46,6 +46,12 @@ export function renderVendorValue(value: unknown): string {
 
 const NUMBER_LIKE = /^[0-9eE.+\- ]{1,40}$/;
 
+function isCount(value: unknown): value is number {
+  return (
+    typeof value === "number" && value >= 0 && value <= MAX_USAGE_TOKENS && Number.isInteger(value)
+  );
+}
+
 /** Why a value is not a count under the contract, or null when it is one. */
 export function countViolationOf(value: unknown): string | null {
   if (value === undefined) return "absent";
@@ -104,29 +110,33 @@ export class UsageCounters {
 
   private read(fields: string[], required: boolean): number {
     let value: unknown = this.usage;
-    let path = this.path;
-    for (const field of fields) {
+    for (let depth = 0; depth < fields.length; depth += 1) {
       // A nested object (prompt_tokens_details) that is absent or null holds no counts.
       if (!isRecord(value)) {
         if (value === undefined || value === null) {
           value = undefined;
           break;
         }
-        this.reject(path, value, "not an object");
+        this.reject(this.pathOf(fields.slice(0, depth)), value, "not an object");
         return 0;
       }
+      const field = fields[depth] as string;
       value = Object.hasOwn(value, field) ? value[field] : undefined;
-      path = `${path}.${field}`;
     }
+    // The common case first: a count inside the contract (-0 read as 0).
+    if (isCount(value)) return value + 0;
     if (!required && (value === undefined || value === null)) return 0;
     const violation = countViolationOf(value);
     if (violation !== null) {
       // A nested object left out is reported under the counter's own name.
-      this.reject(`${this.path}.${fields.join(".")}`, value, violation);
-      return 0;
+      this.reject(this.pathOf(fields), value, violation);
     }
-    // -0 is a count of zero.
-    return (value as number) + 0;
+    return 0;
+  }
+
+  /** Where a field sits in the vendor's answer: built only for a rejection. */
+  private pathOf(fields: readonly string[]): string {
+    return [this.path, ...fields].join(".");
   }
 
   private reject(field: string, value: unknown, reason: string): void {
@@ -140,6 +150,18 @@ export class UsageCounters {
  * checked here, named by the event's column.
  */
 export function checkNormalizedUsage(usage: NormalizedUsage): UsageRejection | null {
+  // The common case first, with no allocation: every count in bounds, every part within its whole.
+  if (
+    isCount(usage.inputTokens) &&
+    isCount(usage.cachedInputTokens) &&
+    isCount(usage.cacheWriteInputTokens) &&
+    isCount(usage.outputTokens) &&
+    isCount(usage.reasoningTokens) &&
+    usage.cachedInputTokens + usage.cacheWriteInputTokens <= usage.inputTokens &&
+    usage.reasoningTokens <= usage.outputTokens
+  ) {
+    return null;
+  }
   const columns: [string, number][] = [
     ["input_tokens", usage.inputTokens],
     ["cached_input_tokens", usage.cachedInputTokens],
