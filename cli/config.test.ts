@@ -3,19 +3,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { sha256Hex } from "../gateway/auth.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
 import { Router } from "../gateway/routing.ts";
 import { loadConfig } from "./config.ts";
+import { DEMO_API_KEYS } from "./demo.ts";
 
 const ROLES = ["all", "gateway", "ingest", "analytics", "simulator", "migrate", "replay"];
 
 describe("configuration", () => {
-  it("the default config loads, with the demo key and no vendor (the simulator stands in)", () => {
+  it("the default config loads, with the demo keys and no vendor (the simulator stands in)", () => {
     const config = loadConfig("config/switchboard.yaml", {});
     expect(config.gateway.port).toBe(8080);
     expect(config.analytics.port).toBe(8081);
     expect(config.gateway.vendors).toEqual([]);
-    expect(config.gateway.api_keys.map((key) => key.tenant)).toEqual(["demo"]);
+    expect(
+      config.gateway.api_keys.map(({ id, tenant, team, tags }) => [id, tenant, team, tags]),
+    ).toEqual([
+      ["demo", "demo", undefined, []],
+      ["demo-search", "demo", "search", ["prod", "search"]],
+    ]);
+    for (const [index, key] of DEMO_API_KEYS.entries())
+      expect(config.gateway.api_keys[index]?.sha256).toBe(sha256Hex(key));
     expect(PriceCatalog.load(config.gateway.price_catalog).version).toBe("demo-2026-11-01");
   });
 

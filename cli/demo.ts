@@ -6,11 +6,14 @@ import type { SwitchboardConfig } from "./config.ts";
 const DEMO_MODELS = [{ id: "sim-small" }, { id: "sim-large" }];
 
 /**
- * The demo config's gateway key (config/switchboard.yaml, api_keys `demo`).
- * Published in the README, so anyone may use it: start-up refuses it on a
- * non-loopback address (public-address.ts).
+ * The demo config's gateway keys (config/switchboard.yaml): `demo`, and
+ * `demo-search` with team `search` and tags `prod`, `search`. Published in
+ * the README, so anyone may use them: start-up refuses them on a non-loopback
+ * address (public-address.ts).
  */
 export const DEMO_API_KEY = "sk-switchboard-demo";
+export const DEMO_TEAM_API_KEY = "sk-switchboard-demo-search";
+export const DEMO_API_KEYS = [DEMO_API_KEY, DEMO_TEAM_API_KEY];
 
 /**
  * With no vendor configured, `switchboard all` stands up two simulated vendors

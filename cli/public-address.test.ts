@@ -81,13 +81,16 @@ describe("loopback addresses", () => {
 });
 
 describe("demo credentials on a public address", () => {
-  it("are found in the demo config: the gateway's demo key and the analytics demo token", () => {
+  it("are found in the demo config: the gateway's two demo keys and the analytics demo token", () => {
     const listeners = credentialedListeners(loadConfig(DEMO_CONFIG, {}), "all");
     expect(listeners.map((listener) => listener.hostSetting)).toEqual([
       "gateway.host",
       "analytics.host",
     ]);
-    expect(listeners[0]?.demoCredentials).toEqual(["gateway.api_keys[demo] (sk-switchboard-demo)"]);
+    expect(listeners[0]?.demoCredentials).toEqual([
+      "gateway.api_keys[demo] (sk-switchboard-demo)",
+      "gateway.api_keys[demo-search] (sk-switchboard-demo-search)",
+    ]);
     expect(listeners[1]?.demoCredentials).toEqual([
       `analytics.tokens[demo-admin] (${DEMO_ANALYTICS_TOKEN})`,
     ]);

@@ -8,7 +8,7 @@ import { BlockList, isIP } from "node:net";
 import type { Logger } from "pino";
 import { DEMO_ANALYTICS_TOKEN } from "../analytics/access.ts";
 import type { SwitchboardConfig } from "./config.ts";
-import { DEMO_API_KEY } from "./demo.ts";
+import { DEMO_API_KEYS } from "./demo.ts";
 
 /** A listener that takes credentials, and the demo ones it would accept. */
 export interface CredentialedListener {
@@ -65,33 +65,32 @@ export function credentialedListeners(
     listeners.push({
       hostSetting: "gateway.host",
       host: config.gateway.host,
-      demoCredentials: demoEntries(config.gateway.api_keys, "gateway.api_keys", DEMO_API_KEY),
+      demoCredentials: demoEntries(config.gateway.api_keys, "gateway.api_keys", DEMO_API_KEYS),
     });
   }
   if (role === "all" || role === "analytics") {
     listeners.push({
       hostSetting: "analytics.host",
       host: config.analytics.host,
-      demoCredentials: demoEntries(
-        config.analytics.tokens,
-        "analytics.tokens",
+      demoCredentials: demoEntries(config.analytics.tokens, "analytics.tokens", [
         DEMO_ANALYTICS_TOKEN,
-      ),
+      ]),
     });
   }
   return listeners;
 }
 
-/** `setting[id] (credential)` for each configured entry that is the demo credential (by its hash). */
+/** `setting[id] (credential)` for each configured entry that is a demo credential (by its hash). */
 function demoEntries(
   entries: readonly { id: string; sha256: string }[],
   setting: string,
-  credential: string,
+  credentials: readonly string[],
 ): string[] {
-  const hash = sha256Hex(credential);
-  return entries
-    .filter((entry) => entry.sha256 === hash)
-    .map((entry) => `${setting}[${entry.id}] (${credential})`);
+  const byHash = new Map(credentials.map((credential) => [sha256Hex(credential), credential]));
+  return entries.flatMap((entry) => {
+    const credential = byHash.get(entry.sha256);
+    return credential === undefined ? [] : [`${setting}[${entry.id}] (${credential})`];
+  });
 }
 
 /** Start-up stopped: a demo credential would be accepted on an address others can reach. */
