@@ -9,7 +9,7 @@ import { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
 import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { newEventId } from "../events/ids.ts";
-import { ApiKeys } from "./auth.ts";
+import { ApiKeys, authenticateOnRequest } from "./auth.ts";
 import { Budgets, type Clock } from "./budgets.ts";
 import { dispatchChat } from "./chat-dispatch.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -18,7 +18,8 @@ import { embeddings } from "./embeddings.ts";
 import { GatewayError } from "./errors.ts";
 import { feedbackRoute } from "./feedback.ts";
 import { anthropicMessagesApi } from "./inbound/anthropic-messages.ts";
-import type { InboundChatApi } from "./inbound/inbound-api.ts";
+import { bearerKeyOf, type InboundChatApi } from "./inbound/inbound-api.ts";
+import { registerJsonBodyParser } from "./inbound/json-body.ts";
 import { openAIChatApi } from "./inbound/openai-chat.ts";
 import { GatewayMetrics, metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
@@ -96,6 +97,9 @@ export function buildGateway({
     // Every answer carries its request id, errors included; events use the same id.
     genReqId: () => `req_${newEventId().replaceAll("-", "")}`,
   });
+  // Bodies are parsed only after onRequest let them in, and refused past MAX_JSON_DEPTH.
+  registerJsonBodyParser(app);
+  app.decorateRequest("caller", null);
   const owners = new RequestOwners({ capacity: rememberedRequests, lookup: requestLookup });
   // Breakers read the same clock; weighted draws, jitter and backoff waits can be injected.
   const router = new Router(config, prices, { now: clock, ...routing });
@@ -123,22 +127,47 @@ export function buildGateway({
     metrics: GatewayMetrics.for(registry),
   };
   const created = Math.floor(clock() / 1000);
+  // Each keyed route checks its key where its API carries it, before the body is read.
+  const authenticateBearer = authenticateOnRequest(dependencies.apiKeys, (headers) =>
+    bearerKeyOf(headers.authorization),
+  );
+  const authenticateApiKeyOrBearer = authenticateOnRequest(
+    dependencies.apiKeys,
+    anthropicMessagesApi.apiKeyOf,
+  );
 
-  app.post("/v1/chat/completions", (request, reply) =>
+  app.post("/v1/chat/completions", { onRequest: authenticateBearer }, (request, reply) =>
     dispatchChat(request, reply, openAIChatApi, dependencies),
   );
-  app.post("/v1/embeddings", (request, reply) => embeddings(request, reply, dependencies));
-  app.post("/v1/messages", { config: { inbound: "anthropic" } }, (request, reply) => {
-    // Anthropic's SDKs report this header as the request id.
-    reply.header("request-id", request.id);
-    return dispatchChat(request, reply, anthropicMessagesApi, dependencies);
-  });
+  app.post("/v1/embeddings", { onRequest: authenticateBearer }, (request, reply) =>
+    embeddings(request, reply, dependencies),
+  );
+  app.post(
+    "/v1/messages",
+    {
+      config: { inbound: "anthropic" },
+      onRequest: [
+        (request, reply, done) => {
+          // Anthropic's SDKs report this header as the request id, errors' too (a 401 included).
+          reply.header("request-id", request.id);
+          done();
+        },
+        authenticateApiKeyOrBearer,
+      ],
+    },
+    (request, reply) => dispatchChat(request, reply, anthropicMessagesApi, dependencies),
+  );
   app.get("/v1/models", async (request, reply) => {
     reply.header("x-request-id", request.id);
     // Per call, not at start: the card in force changes on its effective dates.
     return listModels(router, prices, created, clock());
   });
-  app.post("/v1/feedback", feedbackRoute({ apiKeys: dependencies.apiKeys, owners, sink }));
+  // Either API's keys score: x-api-key (Anthropic's SDKs), else the bearer key.
+  app.post(
+    "/v1/feedback",
+    { onRequest: authenticateApiKeyOrBearer },
+    feedbackRoute({ owners, sink }),
+  );
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/metrics", metricsRoute(registry));
 

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import type { BudgetState, Budgets } from "./budgets.ts";
 import type { GatewayConfig } from "./config.ts";
 import { GatewayError } from "./errors.ts";
@@ -54,4 +56,34 @@ export class ApiKeys {
     if (!caller) throw new GatewayError("invalid_api_key", "Incorrect API key provided.");
     return caller;
   }
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Who calls, set by authenticateOnRequest; null on routes without it. */
+    caller: Caller | null;
+  }
+}
+
+/**
+ * The onRequest hook of every keyed route: the key is checked before fastify
+ * reads a byte of the body, so a client without a key costs no parsing (an
+ * 8 MB body of nested brackets took 4.8 s to parse). `keyOf` reads the key
+ * where the route's API carries it.
+ */
+export function authenticateOnRequest(
+  apiKeys: ApiKeys,
+  keyOf: (headers: IncomingHttpHeaders) => string | undefined,
+): onRequestHookHandler {
+  return (request, _reply, done) => {
+    // A throw here is the 401: fastify's hook runner hands it to the error handler.
+    request.caller = apiKeys.authenticate(keyOf(request.headers));
+    done();
+  };
+}
+
+/** The caller authenticateOnRequest found; a route without the hook is a wiring mistake. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new Error(`route ${request.url} has no authenticateOnRequest hook`);
+  return request.caller;
 }

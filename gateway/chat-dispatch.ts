@@ -16,7 +16,7 @@ import {
   scoreWholeAnswer,
 } from "./answer-heuristics.ts";
 import { runAttempts } from "./attempt-loop.ts";
-import type { ApiKeys } from "./auth.ts";
+import { callerOf } from "./auth.ts";
 import type { Budgets } from "./budgets.ts";
 import type { RouteTarget } from "./config.ts";
 import type { CostBook } from "./costs.ts";
@@ -62,7 +62,6 @@ import {
 import type { UpstreamRequest, VendorAdapter } from "./vendors/adapter.ts";
 
 export interface DispatchDependencies {
-  apiKeys: ApiKeys;
   router: Router;
   prices: PriceCatalog;
   /** List and contracted cost of a completion (costs.ts). */
@@ -103,15 +102,15 @@ export interface CallContext {
 const NO_REFUSALS: ReadonlyMap<RouteTarget, string> = new Map();
 
 /**
- * Authenticates, checks the caller's budgets (in memory, no await), reads the
- * task, resolves the plan and refuses unpriced candidates when configured.
+ * Checks the caller's budgets (in memory, no await; the key was checked in
+ * onRequest, auth.ts), reads the task, resolves the plan and refuses unpriced
+ * candidates when configured.
  */
 export function beginCall(
   request: FastifyRequest,
   reply: FastifyReply,
   dependencies: DispatchDependencies,
   options: {
-    apiKey: string | undefined;
     model: string;
     streamed: boolean;
     /** The client's body and API, for the opt-in prompt hash. */
@@ -120,7 +119,7 @@ export function beginCall(
     routing: RoutingSignals;
   },
 ): CallContext {
-  const caller = dependencies.apiKeys.authenticate(options.apiKey);
+  const caller = callerOf(request);
   dependencies.budgets?.check(caller.budgets);
   const requestedAt = dependencies.clock();
   const router = dependencies.router;
@@ -251,13 +250,11 @@ export async function dispatchChat(
   inbound: InboundChatApi,
   dependencies: DispatchDependencies,
 ): Promise<void> {
-  const apiKey = inbound.apiKeyOf(request.headers);
   const parsed = inbound.parse(request.body);
   const routed = routingSignalsOf(inbound.protocol, parsed.body, request);
   // Without the gateway's own fields (models, provider): what every vendor is sent.
   const body = routed.body;
   const call = beginCall(request, reply, dependencies, {
-    apiKey,
     model: parsed.model,
     streamed: parsed.stream,
     prompt: { api: inbound.protocol, body },

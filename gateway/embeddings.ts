@@ -16,7 +16,6 @@ import {
 } from "./chat-dispatch.ts";
 import { GatewayError } from "./errors.ts";
 import { failureFromError, isForTheLoop, toGatewayError, UpstreamAnswerError } from "./failures.ts";
-import { bearerKeyOf } from "./inbound/inbound-api.ts";
 import {
   fromOpenAIEmbeddingsUsage,
   inputTextsOf,
@@ -32,11 +31,9 @@ export async function embeddings(
   reply: FastifyReply,
   dependencies: DispatchDependencies,
 ): Promise<void> {
-  const apiKey = bearerKeyOf(request.headers.authorization);
   const body = parseEmbeddingsRequest(request.body);
   const upstreams = dependencies.upstreams;
   const call = beginCall(request, reply, dependencies, {
-    apiKey,
     model: body.model,
     streamed: false,
     prompt: { api: "embeddings", body: body as Record<string, unknown> },

@@ -15,9 +15,9 @@ import {
   type ScoredRequest,
   withinItsScale,
 } from "../events/schemas.ts";
-import type { ApiKeys } from "./auth.ts";
+import { callerOf } from "./auth.ts";
 import { GatewayError } from "./errors.ts";
-import { bearerKeyOf, formatParameterPath } from "./inbound/inbound-api.ts";
+import { formatParameterPath } from "./inbound/inbound-api.ts";
 import type { RequestOwners } from "./request-owners.ts";
 
 // The event's own field schemas, so the endpoint and the contract cannot drift apart.
@@ -106,7 +106,6 @@ function invalid(param: string, message: string): GatewayError {
 }
 
 export interface FeedbackDependencies {
-  apiKeys: ApiKeys;
   owners: RequestOwners;
   sink: EventSink;
 }
@@ -114,10 +113,8 @@ export interface FeedbackDependencies {
 export function feedbackRoute(dependencies: FeedbackDependencies) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header("x-request-id", request.id);
-    const key = request.headers["x-api-key"];
-    const caller = dependencies.apiKeys.authenticate(
-      (Array.isArray(key) ? key[0] : key)?.trim() || bearerKeyOf(request.headers.authorization),
-    );
+    // Authenticated in onRequest (app.ts), before the body was read.
+    const caller = callerOf(request);
     const feedback = parseFeedback(request.body);
     let scored: ScoredRequest | null;
     try {
