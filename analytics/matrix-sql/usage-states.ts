@@ -10,6 +10,22 @@ import { type BoundQuery, sql } from "./bound.ts";
 export const TAG_EXPRESSION = "arrayJoin(if(empty(tags), [''], tags))";
 
 /**
+ * The request columns the matrix sums, in request_completed and in every
+ * usage rollup (a `sumState` column of the same name), with what a failed
+ * attempt adds to each: nothing. A new summed figure is one entry here, its
+ * columns (a migration) and its metric.
+ */
+export const SUMMED_COLUMNS: readonly { column: string; zero: string; money?: true }[] = [
+  { column: "input_tokens", zero: "toUInt64(0)" },
+  { column: "cached_input_tokens", zero: "toUInt64(0)" },
+  { column: "cache_write_input_tokens", zero: "toUInt64(0)" },
+  { column: "output_tokens", zero: "toUInt64(0)" },
+  { column: "reasoning_tokens", zero: "toUInt64(0)" },
+  { column: "cost_usd", zero: "toDecimal128(0, 18)", money: true },
+  { column: "list_cost_usd", zero: "toDecimal128(0, 18)", money: true },
+];
+
+/**
  * Requests and failed attempts as one relation, tagged by `kind`; failed
  * attempts count where they failed, under their caller's team, key and tags
  * ('' and none before attempt_failed v3), and add no tokens, cost or
@@ -33,19 +49,19 @@ export function rawEventsSql(
     explodeTags ? "exploded-requests" : "attempts",
   );
   const tag = explodeTags ? ` ${TAG_EXPRESSION} AS tag,` : "";
+  const summed = SUMMED_COLUMNS.map(({ column }) => column).join(", ");
+  const nothing = SUMMED_COLUMNS.map(({ column, zero }) => `${zero} AS ${column}`).join(", ");
   return sql`
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
              team, key_id,${tag}
-             status, attempts, price_known, input_tokens, cached_input_tokens,
-             cache_write_input_tokens, output_tokens, reasoning_tokens, cost_usd, list_cost_usd,
+             status, attempts, price_known, ${summed},
              latency_ms, ttft_ms
       FROM switchboard.request_completed FINAL
       WHERE ${window}${requestFilters}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
              team, key_id,${tag}
-             'failed' AS status, toUInt16(1) AS attempts, true AS price_known, toUInt64(0), toUInt64(0),
-             toUInt64(0), toUInt64(0), toUInt64(0), toDecimal128(0, 18), toDecimal128(0, 18),
+             'failed' AS status, toUInt16(1) AS attempts, true AS price_known, ${nothing},
              latency_ms, CAST(NULL AS Nullable(UInt32))
       FROM switchboard.attempt_failed FINAL
       WHERE ${window}${attemptFilters}`;
@@ -96,24 +112,14 @@ export const USAGE_STATES: readonly UsageState[] = [
     fromRaw: "countStateIf(kind = 'request' AND NOT price_known)",
     exact: "countIf(kind = 'request' AND NOT price_known)",
   },
-  ...[
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-  ].map((column) => ({
-    column,
-    merge: `sumMerge(${column})`,
-    fromRaw: `sumStateIf(${column}, kind = 'request')`,
-    exact: `sumIf(${column}, kind = 'request')`,
-  })),
   // Money as text, so no JSON number ever holds it.
-  ...["cost_usd", "list_cost_usd"].map((column) => ({
+  ...SUMMED_COLUMNS.map(({ column, money }) => ({
     column,
-    merge: `toString(sumMerge(${column}))`,
+    merge: money ? `toString(sumMerge(${column}))` : `sumMerge(${column})`,
     fromRaw: `sumStateIf(${column}, kind = 'request')`,
-    exact: `toString(sumIf(${column}, kind = 'request'))`,
+    exact: money
+      ? `toString(sumIf(${column}, kind = 'request'))`
+      : `sumIf(${column}, kind = 'request')`,
   })),
   {
     column: "latency_ms_quantiles",
