@@ -42,7 +42,10 @@ describe("the field a too-deep body names", () => {
     const schema = { type: "object", properties: { a: { type: "array", items: [] as unknown } } };
     const body = JSON.stringify({
       model: "m",
-      tools: [{ type: "function" }, { type: "function", function: { name: "f", parameters: schema } }],
+      tools: [
+        { type: "function" },
+        { type: "function", function: { name: "f", parameters: schema } },
+      ],
     }).replace("[]", nested(200));
     const offset = offsetTooDeep(body);
     expect(offset).toBeGreaterThan(0);
