@@ -50,7 +50,7 @@ export async function runAttempts(
     const { breaker, latency } = candidate.health;
     breaker.attemptStarted();
     const requestOffsetMs = call.ledger.elapsedMs();
-    const attemptStartedAt = call.ledger.attemptStarted();
+    const attemptStartedAt = call.ledger.attemptStarted(candidate);
     const result = await attempt(candidate, attemptStartedAt);
     switch (result.outcome) {
       case "answered":

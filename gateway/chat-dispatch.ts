@@ -29,7 +29,11 @@ import {
   toGatewayError,
   UpstreamAnswerError,
 } from "./failures.ts";
-import type { InboundChatApi, TranslatedRequest } from "./inbound/inbound-api.ts";
+import type {
+  InboundChatApi,
+  ParsedChatRequest,
+  TranslatedRequest,
+} from "./inbound/inbound-api.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { type NeutralResponse, NO_USAGE, outputTextOf } from "./neutral.ts";
 import type { PriceCatalog } from "./pricing.ts";
@@ -170,6 +174,7 @@ export function beginCall(
     promptSha256: caller.storePromptHash
       ? promptSha256(options.prompt.api, options.prompt.body)
       : null,
+    log: request.log,
   });
   const clientGone = new AbortEmitter();
   reply.raw.on("close", () => {
@@ -252,15 +257,90 @@ export async function dispatchChat(
 ): Promise<void> {
   const parsed = inbound.parse(request.body);
   const routed = routingSignalsOf(inbound.protocol, parsed.body, request);
-  // Without the gateway's own fields (models, provider): what every vendor is sent.
-  const body = routed.body;
   const call = beginCall(request, reply, dependencies, {
     model: parsed.model,
     streamed: parsed.stream,
-    prompt: { api: inbound.protocol, body },
+    prompt: { api: inbound.protocol, body: routed.body },
     routing: routed.signals,
   });
   call.ledger.routeDecided(call.decision, call.taskSource);
+  await completingOnce(call, reply, inbound, () =>
+    attemptChat(request, reply, inbound, dependencies, call, parsed, routed),
+  );
+}
+
+/** How an API writes an error: its body, and (chat) its in-stream frame. */
+type ErrorWriter = Pick<InboundChatApi, "renderError"> &
+  Partial<Pick<InboundChatApi, "createStreamWriter">>;
+
+/**
+ * Runs what follows route_decided so that the request ends with exactly one
+ * request_completed, whatever throws: a path that completed is left alone
+ * (the ledger refuses a second), one that did not is recorded failed
+ * (RequestLedger.failedUnexpectedly). A stream already begun is ended with
+ * the protocol's error frame; otherwise fastify's error handler answers 500
+ * in the client's shape and logs the error.
+ */
+export async function completingOnce(
+  call: CallContext,
+  reply: FastifyReply,
+  inbound: ErrorWriter,
+  attempts: () => Promise<void>,
+): Promise<void> {
+  try {
+    await attempts();
+  } catch (error) {
+    try {
+      call.ledger.failedUnexpectedly(statusSent(reply));
+    } finally {
+      endTakenOverReply(call, reply, inbound);
+    }
+    throw error;
+  }
+  // Every way out of the attempts records the request; one that does not is a bug, recorded and raised.
+  if (call.ledger.failedUnexpectedly(statusSent(reply))) {
+    endTakenOverReply(call, reply, inbound);
+    throw new Error(`request ${call.requestId} ended without its request_completed`);
+  }
+}
+
+/** The status the client already has (a stream's 200), else the 500 it is about to get. */
+function statusSent(reply: FastifyReply): number {
+  return reply.raw.headersSent ? reply.raw.statusCode : 500;
+}
+
+/** A hijacked reply (a stream) that is still open, ended with a 500 or the protocol's error frame. */
+function endTakenOverReply(call: CallContext, reply: FastifyReply, inbound: ErrorWriter): void {
+  const raw = reply.raw;
+  if (!reply.sent || raw.writableEnded || raw.destroyed) return;
+  const error = new GatewayError("internal_error", "The gateway had an internal error.");
+  if (raw.headersSent) {
+    const writer = inbound.createStreamWriter?.({
+      requestId: call.requestId,
+      clientWantsUsage: false,
+    });
+    raw.end(writer?.error(error) ?? "");
+    return;
+  }
+  raw.writeHead(error.status, {
+    "content-type": "application/json; charset=utf-8",
+    "x-request-id": call.requestId,
+  });
+  raw.end(JSON.stringify(inbound.renderError(error)));
+}
+
+/** The candidates tried in turn for one chat request, after route_decided. */
+async function attemptChat(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  inbound: InboundChatApi,
+  dependencies: DispatchDependencies,
+  call: CallContext,
+  parsed: ParsedChatRequest,
+  routed: ReturnType<typeof routingSignalsOf>,
+): Promise<void> {
+  // Without the gateway's own fields (models, provider): what every vendor is sent.
+  const body = routed.body;
   if (call.decision.attempts.length === 0) {
     const failure = noCandidateFailure(call, parsed.model);
     call.ledger.completed(failedOutcome(null, failure.cause, failure.error.status));
@@ -374,7 +454,7 @@ export async function dispatchChat(
       }
       complete();
       if (!relayed.failure) {
-        publishScores(capture.scored(), call.ledger, request.log);
+        publishScoresOf(request, call, () => capture.scored());
         return {
           outcome: "answered",
           ttftMs: relayed.ttftMs,
@@ -413,6 +493,10 @@ export async function dispatchChat(
     );
     const responseModel = translatedAnswer?.model ?? (answer as { model?: unknown } | null)?.model;
     const headers = routingHeaders(call, target, answerWarnings);
+    // Written before the request is recorded a success, so a failure writing it is recorded as one.
+    const payload = translatedAnswer
+      ? JSON.stringify(inbound.renderResponse(translatedAnswer, settled.usage, call.requestId))
+      : text;
     const { costUsd } = call.ledger.completed({
       target,
       responseModel: typeof responseModel === "string" ? responseModel : null,
@@ -430,20 +514,14 @@ export async function dispatchChat(
           }
         : (passThrough?.finishOf(answer) ?? null),
     });
-    publishScores(
+    publishScoresOf(request, call, () =>
       scoreWholeAnswer(heuristics, inbound.protocol, translatedAnswer, answer, () =>
         adapter.fromChatResponse(answer),
       ),
-      call.ledger,
-      request.log,
     );
     reply.headers({ ...headers, "x-switchboard-cost-usd": costUsd });
     reply.type("application/json");
-    reply.send(
-      translatedAnswer
-        ? JSON.stringify(inbound.renderResponse(translatedAnswer, settled.usage, call.requestId))
-        : text,
-    );
+    reply.send(payload);
     return {
       outcome: "answered",
       ttftMs: null,
@@ -456,6 +534,23 @@ export async function dispatchChat(
   call.ledger.completed(failedOutcome(exhausted.lastTarget, failure.cause, failure.error.status));
   if (exhausted.lastTarget) reply.headers(routingHeaders(call, exhausted.lastTarget, []));
   throw failure.error;
+}
+
+/**
+ * The answer heuristics' scores, after the request was recorded a success:
+ * a heuristic that throws then is logged with the request id, and the client
+ * still gets the answer its request_completed says it got.
+ */
+function publishScoresOf(
+  request: FastifyRequest,
+  call: CallContext,
+  score: () => ReturnType<typeof scoreWholeAnswer>,
+): void {
+  try {
+    publishScores(score(), call.ledger, request.log);
+  } catch (error) {
+    request.log.error({ err: error }, "the answer heuristics failed; no score was published");
+  }
 }
 
 /** What routing reads of a chat body, and the body without the gateway's own fields. */

@@ -5,6 +5,8 @@ import { countTokens } from "gpt-tokenizer";
 import { runAttempts } from "./attempt-loop.ts";
 import {
   beginCall,
+  type CallContext,
+  completingOnce,
   type DispatchDependencies,
   estimatedInputTokens,
   failedOutcome,
@@ -17,6 +19,7 @@ import {
 import { GatewayError } from "./errors.ts";
 import { failureFromError, isForTheLoop, toGatewayError, UpstreamAnswerError } from "./failures.ts";
 import {
+  type EmbeddingsRequest,
   fromOpenAIEmbeddingsUsage,
   inputTextsOf,
   parseEmbeddingsRequest,
@@ -60,6 +63,19 @@ export async function embeddings(
     );
   }
   call.ledger.routeDecided(call.decision, call.taskSource);
+  await completingOnce(call, reply, openAIErrors, () =>
+    attemptEmbeddings(reply, dependencies, call, body),
+  );
+}
+
+/** The candidates tried in turn for one embeddings request, after route_decided. */
+async function attemptEmbeddings(
+  reply: FastifyReply,
+  dependencies: DispatchDependencies,
+  call: CallContext,
+  body: EmbeddingsRequest,
+): Promise<void> {
+  const upstreams = dependencies.upstreams;
   if (call.decision.attempts.length === 0) {
     const failure = noCandidateFailure(call, body.model);
     call.ledger.completed(failedOutcome(null, failure.cause, failure.error.status));

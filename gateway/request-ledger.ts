@@ -7,7 +7,7 @@ import type { Budgets } from "./budgets.ts";
 import type { RouteTarget } from "./config.ts";
 import type { CostBook, CostQuote } from "./costs.ts";
 import type { AttemptFailure } from "./failures.ts";
-import type { NeutralFinish, NormalizedUsage } from "./neutral.ts";
+import { NO_USAGE, type NeutralFinish, type NormalizedUsage } from "./neutral.ts";
 import { boundedWarnings } from "./reflected-text.ts";
 import { scoredRequestOf } from "./request-owners.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
@@ -35,6 +35,21 @@ export interface Outcome {
 /** request_completed v3 bounds response_model, which the vendor writes (events/schemas.ts). */
 const MAX_RESPONSE_MODEL_LENGTH = 256;
 
+/** request_completed's warning when the gateway itself failed after routing (failedUnexpectedly). */
+export const GATEWAY_FAILURE_WARNING =
+  "the gateway failed after routing (internal_error, logged with this request id); no usage was recorded";
+/** The same, when the client already had its answer's status (a stream): its usage is unknown. */
+export const GATEWAY_FAILURE_AFTER_ANSWER_WARNING =
+  "the gateway failed after the answer began (internal_error, logged with this request id); its usage was not recorded";
+
+/** completed() called for a request that already has its request_completed. */
+export class DuplicateCompletionError extends Error {
+  override name = "DuplicateCompletionError";
+  constructor(requestId: string) {
+    super(`request ${requestId} already has its request_completed; a second was refused`);
+  }
+}
+
 /**
  * Turns what happens to one request into its events: the routing decision,
  * each failed attempt, and the completion. Publishing only buffers; nothing
@@ -47,8 +62,13 @@ const MAX_RESPONSE_MODEL_LENGTH = 256;
  */
 export class RequestLedger {
   private attempts = 0;
+  /** The candidate of the latest attempt: who a failure inside the gateway is recorded against. */
+  private lastTarget: RouteTarget | null = null;
   private readonly startedAt = performance.now();
-  /** What completed() published, which the scores of the answer that follow it carry. */
+  /**
+   * What completed() published, which the scores of the answer that follow
+   * it carry. Set once: a request has exactly one request_completed.
+   */
   private completion: RequestCompleted | null = null;
 
   constructor(
@@ -67,11 +87,18 @@ export class RequestLedger {
       budgets: Budgets | null;
       /** Only for keys with store_prompt_hash (prompt-hash.ts). */
       promptSha256: string | null;
+      /** The request's logger: what fails after request_completed is published is told here. */
+      log: { error(details: object, message: string): void };
     },
   ) {}
 
   get attemptCount(): number {
     return this.attempts;
+  }
+
+  /** Whether request_completed was published; after that completed() refuses. */
+  get isCompleted(): boolean {
+    return this.completion !== null;
   }
 
   elapsedMs(): number {
@@ -106,8 +133,9 @@ export class RequestLedger {
     });
   }
 
-  attemptStarted(): number {
+  attemptStarted(target: RouteTarget): number {
     this.attempts += 1;
+    this.lastTarget = target;
     return performance.now();
   }
 
@@ -147,8 +175,12 @@ export class RequestLedger {
    * Prices the outcome (list and contracted, at the card in force when the
    * request arrived), publishes request_completed, and adds the spend to the
    * caller's budgets, which may publish budget_alerted. Returns the price.
+   * Throws DuplicateCompletionError, publishing nothing, when the request
+   * already has its request_completed. A throw before publishing (pricing)
+   * leaves it open, for failedUnexpectedly.
    */
   completed(outcome: Outcome): CostQuote {
+    if (this.completion !== null) throw new DuplicateCompletionError(this.context.requestId);
     const { caller, costs } = this.context;
     const quote = costs.quote(outcome.target, outcome.usage, this.context.requestedAt);
     const warnings = [...(outcome.warnings ?? [])];
@@ -195,17 +227,61 @@ export class RequestLedger {
       finish_reason: outcome.finish?.reason ?? null,
       vendor_finish_reason: outcome.finish?.vendorReason ?? null,
     };
-    this.completion = completion;
     this.sink.publish(completion);
-    this.context.budgets?.record(
-      caller.budgets,
-      {
-        costScaled: quote.costScaled,
-        tokens: outcome.usage.inputTokens + outcome.usage.outputTokens,
-      },
-      { tenantId: this.context.tenantId, requestId: this.context.requestId },
-    );
+    // Marked once published, before the budgets: their failure cannot bring a second one.
+    this.completion = completion;
+    try {
+      this.context.budgets?.record(
+        caller.budgets,
+        {
+          costScaled: quote.costScaled,
+          tokens: outcome.usage.inputTokens + outcome.usage.outputTokens,
+        },
+        { tenantId: this.context.tenantId, requestId: this.context.requestId },
+      );
+    } catch (error) {
+      // The record stands and the client gets what it says; budgets are seeded from the
+      // stored completions at the next start (budget-seed.ts).
+      this.context.log.error(
+        { err: error },
+        "the budgets could not count this request's spend; its request_completed has it",
+      );
+    }
     return quote;
+  }
+
+  /**
+   * The safety net of every dispatch after route_decided: when something the
+   * gateway runs threw and the request has no request_completed yet, records
+   * it failed (no error class: no vendor is at fault; no usage) against the
+   * last candidate tried, with the status the client got: 500, or the 200 of
+   * a stream already begun, whose warning then says its usage is missing. If
+   * pricing is what throws, it is recorded without a candidate, which prices
+   * nothing. Returns whether it recorded.
+   */
+  failedUnexpectedly(httpStatus = 500): boolean {
+    if (this.completion !== null) return false;
+    const outcome: Outcome = {
+      target: this.lastTarget,
+      responseModel: null,
+      status: "error",
+      httpStatus,
+      errorClass: null,
+      usage: NO_USAGE,
+      usageSource: "reported",
+      ttftMs: null,
+      warnings: [
+        httpStatus < 400 ? GATEWAY_FAILURE_AFTER_ANSWER_WARNING : GATEWAY_FAILURE_WARNING,
+      ],
+    };
+    try {
+      this.completed(outcome);
+    } catch (error) {
+      if (this.completion !== null) return true;
+      if (outcome.target === null) throw error;
+      this.completed({ ...outcome, target: null });
+    }
+    return true;
   }
 
   /**
