@@ -5,8 +5,10 @@ import { LocalReplayFromError } from "../eventlog/index.ts";
 import { redactingLogger } from "../eventlog/logger.ts";
 import { MIN_REDACTED_SECRET_LENGTH } from "../eventlog/secret-redactor.ts";
 import { vendorSecretRedactor } from "../gateway/vendor-secrets.ts";
+import { startBanner } from "./banner.ts";
 import { loadConfig, type SwitchboardConfig } from "./config.ts";
 import { startDemoVendors } from "./demo.ts";
+import { logDestination } from "./log-destination.ts";
 import { startMetricsServer } from "./metrics-server.ts";
 import { credentialedListeners, refuseDemoCredentialsOnPublicAddress } from "./public-address.ts";
 import { parseReplayArguments } from "./replay-arguments.ts";
@@ -50,7 +52,8 @@ async function main(role: string | undefined): Promise<Stop[]> {
   // One redactor for the process, from the configured vendor keys: every log
   // line, answer, event and dead letter passes it.
   const { redactor, unredactedVendors } = vendorSecretRedactor(config.gateway.vendors);
-  const logger = redactingLogger({ level: config.log_level }, redactor);
+  // Human lines on a terminal, JSON lines otherwise (log-destination.ts).
+  const logger = redactingLogger({ level: config.log_level }, redactor, logDestination());
   if (unredactedVendors.length > 0) {
     logger.warn(
       { vendors: unredactedVendors },
@@ -68,6 +71,7 @@ async function main(role: string | undefined): Promise<Stop[]> {
     logger.fatal({ err: error }, "a role failed; stopping");
     void shutdown(stops).finally(() => process.exit(1));
   };
+  const simulated = config.gateway.vendors.length === 0;
   const withVendors = async (current: SwitchboardConfig) => {
     if (current.gateway.vendors.length > 0) return current.gateway;
     const demo = await startDemoVendors(current, logger);
@@ -85,17 +89,38 @@ async function main(role: string | undefined): Promise<Stop[]> {
       stops.push(() => clickhouse.close());
       // One registry for the three roles, served at the gateway's /metrics.
       stops.push(await startIngest(config, clickhouse, logger, fail, metrics, redactor));
-      stops.push((await startAnalytics(config, clickhouse, logger)).stop);
-      stops.push(
-        (await startGateway(config, gatewayConfig, logger, metrics, redactor, clickhouse)).stop,
+      const analytics = await startAnalytics(config, clickhouse, logger);
+      stops.push(analytics.stop);
+      const gateway = await startGateway(
+        config,
+        gatewayConfig,
+        logger,
+        metrics,
+        redactor,
+        clickhouse,
+      );
+      stops.push(gateway.stop);
+      logger.info(
+        startBanner(config, {
+          gatewayUrl: gateway.url,
+          vendors: { ids: gatewayConfig.vendors.map((vendor) => vendor.id), simulated },
+          analyticsUrl: analytics.url,
+        }),
       );
       break;
     }
-    case "gateway":
-      stops.push(
-        (await startGateway(config, await withVendors(config), logger, metrics, redactor)).stop,
+    case "gateway": {
+      const gatewayConfig = await withVendors(config);
+      const gateway = await startGateway(config, gatewayConfig, logger, metrics, redactor);
+      stops.push(gateway.stop);
+      logger.info(
+        startBanner(config, {
+          gatewayUrl: gateway.url,
+          vendors: { ids: gatewayConfig.vendors.map((vendor) => vendor.id), simulated },
+        }),
       );
       break;
+    }
     case "ingest": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
@@ -136,7 +161,9 @@ async function main(role: string | undefined): Promise<Stop[]> {
     case "analytics": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      stops.push((await startAnalytics(config, clickhouse, logger, metrics)).stop);
+      const analytics = await startAnalytics(config, clickhouse, logger, metrics);
+      stops.push(analytics.stop);
+      logger.info(startBanner(config, { analyticsUrl: analytics.url }));
       break;
     }
     case "simulator": {
