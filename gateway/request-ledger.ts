@@ -7,7 +7,7 @@ import type { Budgets } from "./budgets.ts";
 import type { RouteTarget } from "./config.ts";
 import type { CostBook, CostQuote } from "./costs.ts";
 import type { AttemptFailure } from "./failures.ts";
-import { NO_USAGE, type NeutralFinish, type NormalizedUsage } from "./neutral.ts";
+import { type NeutralFinish, NO_USAGE, type NormalizedUsage } from "./neutral.ts";
 import { boundedWarnings } from "./reflected-text.ts";
 import { scoredRequestOf } from "./request-owners.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
@@ -270,9 +270,7 @@ export class RequestLedger {
       usage: NO_USAGE,
       usageSource: "reported",
       ttftMs: null,
-      warnings: [
-        httpStatus < 400 ? GATEWAY_FAILURE_AFTER_ANSWER_WARNING : GATEWAY_FAILURE_WARNING,
-      ],
+      warnings: [httpStatus < 400 ? GATEWAY_FAILURE_AFTER_ANSWER_WARNING : GATEWAY_FAILURE_WARNING],
     };
     try {
       this.completed(outcome);
