@@ -50,7 +50,9 @@ async function rollupByTeam(table: string, tenant: string, team = "team") {
 
 describe("0009: the rollups rebuilt by team", () => {
   it("folds in the events stored before it, and the new views take the ones after", async () => {
-    await loadEvents(clickhouse.client, [
+    // Requests as the ingest of the day stored them: request_completed had no
+    // finish reasons before 0013.
+    const before0013 = [
       sampleRequestCompleted({
         request_id: "a",
         team: "search",
@@ -66,7 +68,15 @@ describe("0009: the rollups rebuilt by team", () => {
         cost_usd: "0",
         list_cost_usd: "0",
       }),
-    ]);
+    ].map((event) => {
+      const { finish_reason: _finish, vendor_finish_reason: _vendorFinish, ...row } = toRow(event);
+      return row;
+    });
+    await clickhouse.client.insert({
+      table: "switchboard.request_completed",
+      values: before0013,
+      format: "JSONEachRow",
+    });
     // A failed attempt as the ingest of the day stored it: attempt_failed had
     // no key, team or tags before 0010.
     const {
