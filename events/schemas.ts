@@ -238,6 +238,15 @@ export const requestCompletedV3 = requestCompletedV2.extend({
     ),
 });
 
+/**
+ * The rate class a request was served and billed at. `standard` is a price
+ * card's own rates; `batch` (typically half price), `flex` and `priority`
+ * are priced apart where a card says so (gateway/pricing.ts). The vendor's
+ * own word for it is kept beside (`vendor_service_tier`).
+ */
+export const SERVICE_TIERS = ["standard", "batch", "flex", "priority"] as const;
+export type ServiceTier = (typeof SERVICE_TIERS)[number];
+
 /** Lowercase letters, digits, `.`, `_`, `-`: metric names and categories become keys in reports. */
 const qualityName = z
   .string()

@@ -374,6 +374,7 @@ describe("an unknown model", () => {
       priceKnown: false,
       priceCardVersion: "cat-1",
       costScaled: 0n,
+      warnings: [],
     });
     costs.quote(unknown, used, NOW);
     costs.quote({ vendor: "other", model: "gpt-9" }, used, NOW);

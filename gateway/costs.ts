@@ -4,12 +4,14 @@
 // BigInt at 10^-18 USD throughout (events/money.ts); the one rounding is a
 // discount that does not divide exactly, rounded half-even at 18 places.
 import { formatDecimal, parseDecimal } from "../events/money.ts";
+import type { ServiceTier } from "../events/schemas.ts";
 import type { ContractConfig, RouteTarget } from "./config.ts";
 import {
   instantMs,
   type ModelPrice,
   type PriceCatalog,
   type Rates,
+  ratesAtTier,
   ratesOf,
   scaledCost,
   type TokenUsage,
@@ -32,6 +34,8 @@ export interface CostQuote {
   priceCardVersion: string;
   /** Scaled by 10^18, for budgets. */
   costScaled: bigint;
+  /** What the request's event should say about its price: a tier the card or contract cannot price. */
+  warnings: string[];
 }
 
 interface Contract {
@@ -93,17 +97,36 @@ export class CostBook {
     return this.catalog.priceOf(target, at) !== undefined;
   }
 
-  /** The cost of `usage` on `target` for a request that arrived at `at` (epoch ms). */
-  quote(target: RouteTarget | null, usage: TokenUsage, at: number): CostQuote {
+  /**
+   * The cost of `usage` on `target` for a request that arrived at `at`
+   * (epoch ms) and was served at `tier`: at the card's (and the contract's)
+   * rates for that tier. A tier with no rates of its own is priced at the
+   * standard rates, and the quote's warnings say so.
+   */
+  quote(
+    target: RouteTarget | null,
+    usage: TokenUsage,
+    at: number,
+    tier: ServiceTier = "standard",
+  ): CostQuote {
     if (target === null) return this.unpriced(true);
     const card = this.catalog.priceOf(target, at);
     if (!card) {
       this.warnUnpriced(target);
       return this.unpriced(false);
     }
-    const listScaled = scaledCost(card, usage);
+    const warnings: string[] = [];
+    const list = ratesAtTier(card, tier);
+    if (list.missing) {
+      warnings.push(
+        `price card ${card.version} of ${target.vendor}/${target.model} has no ${tier} rates: priced at its standard rates`,
+      );
+    }
+    const listScaled = scaledCost(list.rates, usage);
     const contract = this.contractAt(target.vendor, at);
-    const owed = contract ? contractedCost(contract, card, usage, listScaled) : null;
+    const owed = contract
+      ? contractedCost(contract, card, usage, listScaled, tier, warnings)
+      : null;
     const costScaled = owed ?? listScaled;
     return {
       listCostUsd: formatDecimal(listScaled),
@@ -112,6 +135,7 @@ export class CostBook {
       priceKnown: true,
       priceCardVersion: card.version,
       costScaled,
+      warnings,
     };
   }
 
@@ -123,6 +147,7 @@ export class CostBook {
       priceKnown,
       priceCardVersion: this.catalog.version,
       costScaled: 0n,
+      warnings: [],
     };
   }
 
@@ -146,17 +171,28 @@ export class CostBook {
 }
 
 /**
- * The contract's own prices for the model when it has them, else its
- * discount on the list cost; null when the contract covers neither.
+ * The contract's own prices for the model at the tier when it has them, else
+ * its discount on the list cost (at the tier's list rates); null when the
+ * contract covers neither.
  */
 function contractedCost(
   contract: Contract,
   card: ModelPrice,
   usage: TokenUsage,
   listScaled: bigint,
+  tier: ServiceTier,
+  warnings: string[],
 ): bigint | null {
   const own = contract.rates.get(card.model);
-  if (own) return scaledCost(own, usage);
+  if (own) {
+    const contracted = ratesAtTier(own, tier);
+    if (contracted.missing) {
+      warnings.push(
+        `contract ${contract.id} has no ${tier} rates for ${card.model}: owed at its standard rates`,
+      );
+    }
+    return scaledCost(contracted.rates, usage);
+  }
   if (contract.payableShare === null) return null;
   return divideHalfEven(listScaled * contract.payableShare, HUNDRED_PERCENT);
 }

@@ -42,6 +42,10 @@ describe("price importers", () => {
       input: "2.5",
       cached_input: "1.25",
       output: "10",
+      service_tiers: {
+        batch: { input: "1.25", output: "5" },
+        priority: { input: "4.25", cached_input: "2.125", output: "17" },
+      },
     });
     const anthropic = fromLiteLLMCatalog(litellm, "anthropic", "anthropic");
     expect(anthropic.prices.find((price) => price.model === "claude-sonnet-4-20250514")).toEqual({

@@ -5,9 +5,8 @@
 // per-request fee in USD where the source has one.
 import { formatDecimal, normalizeDecimal, parseDecimal } from "../events/money.ts";
 
-export interface ImportedPrice {
-  vendor: string;
-  model: string;
+/** One set of prices, as a card or one of its service tiers holds them. */
+export interface ImportedRates {
   input: string;
   cached_input?: string;
   cache_write?: string;
@@ -15,6 +14,12 @@ export interface ImportedPrice {
   reasoning?: string;
   /** USD per request, not per million. */
   per_request?: string;
+}
+
+export interface ImportedPrice extends ImportedRates {
+  vendor: string;
+  model: string;
+  service_tiers?: Partial<Record<"batch" | "flex" | "priority", ImportedRates>>;
 }
 
 export interface ImportResult {
@@ -75,6 +80,78 @@ interface LiteLLMEntry {
   cache_creation_input_token_cost?: unknown;
   output_cost_per_reasoning_token?: unknown;
   input_cost_per_request?: unknown;
+  [field: string]: unknown;
+}
+
+/** LiteLLM's suffix for each service tier a card prices apart. */
+const LITELLM_TIER_SUFFIXES = [
+  ["batch", "_batches"],
+  ["flex", "_flex"],
+  ["priority", "_priority"],
+] as const;
+
+/** A tier's LiteLLM fields: the standard field's name with the tier's suffix. */
+const LITELLM_TIER_RATES = [
+  ["input", "input_cost_per_token"],
+  ["output", "output_cost_per_token"],
+  ["cached_input", "cache_read_input_token_cost"],
+  ["cache_write", "cache_creation_input_token_cost"],
+] as const;
+
+/** Every LiteLLM price field the import reads; any other is reported, never dropped silently. */
+const LITELLM_READ_FIELDS = new Set<string>([
+  "input_cost_per_token",
+  "output_cost_per_token",
+  "cache_read_input_token_cost",
+  "cache_creation_input_token_cost",
+  "output_cost_per_reasoning_token",
+  "input_cost_per_request",
+  ...LITELLM_TIER_SUFFIXES.flatMap(([, suffix]) =>
+    LITELLM_TIER_RATES.map(([, field]) => `${field}${suffix}`),
+  ),
+]);
+
+/** A LiteLLM field that prices something: a rate per token, request, image, second, … */
+function isPriceField(field: string): boolean {
+  return /(_cost|cost_per)/.test(field);
+}
+
+/**
+ * The batch, flex and priority rates LiteLLM has for one entry. A tier needs
+ * an input and an output rate; one with only some is reported and skipped.
+ */
+function liteLLMServiceTiers(
+  raw: LiteLLMEntry,
+  key: string,
+  warnings: string[],
+): ImportedPrice["service_tiers"] {
+  const tiers: NonNullable<ImportedPrice["service_tiers"]> = {};
+  for (const [tier, suffix] of LITELLM_TIER_SUFFIXES) {
+    const present = LITELLM_TIER_RATES.filter(
+      ([, field]) => typeof raw[`${field}${suffix}`] === "number",
+    );
+    if (present.length === 0) continue;
+    const input = raw[`input_cost_per_token${suffix}`];
+    const output = raw[`output_cost_per_token${suffix}`];
+    if (typeof input !== "number" || typeof output !== "number") {
+      warnings.push(
+        `${key}: ${tier} tier has ${present.map(([, field]) => `${field}${suffix}`).join(", ")} but no input and output rate of its own; tier not imported`,
+      );
+      continue;
+    }
+    const rates: ImportedRates = {
+      input: convert(decimalFromFloat(input), `${tier} input`, key, warnings),
+      output: convert(decimalFromFloat(output), `${tier} output`, key, warnings),
+    };
+    for (const [field, liteLLMField] of LITELLM_TIER_RATES) {
+      const perToken = raw[`${liteLLMField}${suffix}`];
+      if ((field === "cached_input" || field === "cache_write") && typeof perToken === "number") {
+        rates[field] = convert(decimalFromFloat(perToken), `${tier} ${field}`, key, warnings);
+      }
+    }
+    tiers[tier] = rates;
+  }
+  return Object.keys(tiers).length > 0 ? tiers : undefined;
 }
 
 /** Our optional per-token rates and the LiteLLM field each comes from. */
@@ -121,6 +198,16 @@ export function fromLiteLLMCatalog(
     }
     if (typeof raw.input_cost_per_request === "number" && raw.input_cost_per_request > 0) {
       price.per_request = decimalFromFloat(raw.input_cost_per_request);
+    }
+    const serviceTiers = liteLLMServiceTiers(raw, key, result.warnings);
+    if (serviceTiers) price.service_tiers = serviceTiers;
+    const unread = Object.keys(raw).filter(
+      (field) => isPriceField(field) && !LITELLM_READ_FIELDS.has(field),
+    );
+    if (unread.length > 0) {
+      result.warnings.push(
+        `${key}: ${unread.join(", ")} not expressible on a price card yet; not imported`,
+      );
     }
     // "gemini/x" and "x" can both be the provider's model x, at different prices:
     // one card per model, the key naming the provider wins, and the other is reported.

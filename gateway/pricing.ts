@@ -8,6 +8,7 @@ import {
   parseDecimal,
   perUnitPrice,
 } from "../events/money.ts";
+import { SERVICE_TIERS, type ServiceTier } from "../events/schemas.ts";
 import type { RouteTarget } from "./config.ts";
 import type { NormalizedUsage } from "./neutral.ts";
 
@@ -46,8 +47,8 @@ export function instantMs(text: string): number {
   return Date.parse(text);
 }
 
-/** The token prices of a card (and of a contract's own prices per model). */
-export const cardPrices = {
+/** One set of token prices: a card's standard rates, or one of its service tiers'. */
+const tierPrices = {
   input: decimalPrice,
   cached_input: decimalPrice.optional().describe("cache reads; defaults to the input price"),
   cache_write: decimalPrice.optional().describe("cache writes; defaults to the input price"),
@@ -56,6 +57,23 @@ export const cardPrices = {
   per_request: decimalFee
     .optional()
     .describe("USD per request that used any token (a search fee, say); defaults to 0"),
+};
+
+/** The tiers a card prices apart from its own (standard) rates. */
+export const PRICED_TIERS = SERVICE_TIERS.filter(
+  (tier): tier is Exclude<ServiceTier, "standard"> => tier !== "standard",
+);
+export type PricedTier = (typeof PRICED_TIERS)[number];
+
+/** The token prices of a card (and of a contract's own prices per model). */
+export const cardPrices = {
+  ...tierPrices,
+  service_tiers: z
+    .partialRecord(z.enum(PRICED_TIERS), z.object(tierPrices).strict())
+    .optional()
+    .describe(
+      "rates of the batch, flex and priority tiers, each a whole set of prices with the card's defaults (cached_input and cache_write: that tier's input; reasoning: its output; per_request: 0); the card's own rates are the standard tier",
+    ),
 };
 
 export const priceCatalogFile = z.object({
@@ -107,6 +125,8 @@ export interface Rates {
   scaled: Prices<bigint>;
   /** USD per request as written, and × 10^18. */
   perRequest: { quoted: string; scaled: bigint };
+  /** The rates of the tiers priced apart; a tier not here has none of its own. */
+  serviceTiers: Partial<Record<PricedTier, Rates>>;
 }
 
 /** One effective-dated price card of one vendor's model. */
@@ -124,6 +144,11 @@ export interface ModelPrice extends Rates {
 type PriceEntry = z.input<z.ZodObject<typeof cardPrices>>;
 
 export function ratesOf(entry: PriceEntry): Rates {
+  const serviceTiers: Partial<Record<PricedTier, Rates>> = {};
+  for (const tier of PRICED_TIERS) {
+    const prices = entry.service_tiers?.[tier];
+    if (prices) serviceTiers[tier] = ratesOf(prices);
+  }
   const quoted: Prices<string> = {
     input: entry.input,
     cachedInput: entry.cached_input ?? entry.input,
@@ -142,7 +167,20 @@ export function ratesOf(entry: PriceEntry): Rates {
       reasoning: parseDecimal(quoted.reasoning, PRICE_SCALE),
     },
     perRequest: { quoted: perRequest, scaled: parseDecimal(perRequest, MONEY_SCALE) },
+    serviceTiers,
   };
+}
+
+/**
+ * The rates that price a request served at `tier`: the card's own for that
+ * tier, its standard rates for `standard`; `missing` when the card has no
+ * rates for the tier, and the standard rates stand in (the caller says so in
+ * a warning: never a silent standard price for a batch request).
+ */
+export function ratesAtTier(rates: Rates, tier: ServiceTier): { rates: Rates; missing: boolean } {
+  if (tier === "standard") return { rates, missing: false };
+  const own = rates.serviceTiers[tier];
+  return own ? { rates: own, missing: false } : { rates, missing: true };
 }
 
 /**
@@ -260,9 +298,9 @@ export class PriceCatalog {
     return this.cards.has(priceKey(target.vendor, target.model));
   }
 
-  /** The list cost of `usage` on `price`, as an exact decimal string. */
-  cost(price: ModelPrice, usage: TokenUsage): string {
-    return formatDecimal(scaledCost(price, usage));
+  /** The list cost of `usage` on `price` at `tier`, as an exact decimal string. */
+  cost(price: ModelPrice, usage: TokenUsage, tier: ServiceTier = "standard"): string {
+    return formatDecimal(scaledCost(ratesAtTier(price, tier).rates, usage));
   }
 }
 
