@@ -278,13 +278,13 @@ describe("POST /v1/feedback", () => {
       { request_id: unknownRequest, metric: "helpful", value: false },
       { authorization: `Bearer ${GLOBEX_KEY}` },
     );
-    // The same answer: status, headers but the request's own id, and body but the id it was asked about.
-    const answerOf = (response: typeof unknown, askedAbout: string) => ({
+    // The same answer, byte for byte: status, body, and headers but the id of the feedback request itself.
+    const answerOf = (response: typeof unknown) => ({
       status: response.statusCode,
-      headers: { ...response.headers, "x-request-id": "<id>", date: "<date>" },
-      body: response.body.replaceAll(askedAbout, "<asked>"),
+      headers: { ...response.headers, "x-request-id": "<its own id>", date: "<date>" },
+      body: response.body,
     });
-    expect(answerOf(crossTenant, acmeRequest)).toEqual(answerOf(unknown, unknownRequest));
+    expect(answerOf(crossTenant)).toEqual(answerOf(unknown));
     expect(crossTenant.statusCode).toBe(404);
     expect(crossTenant.json().error).toMatchObject({
       code: "request_not_found",

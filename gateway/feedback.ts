@@ -130,7 +130,8 @@ export function feedbackRoute(dependencies: FeedbackDependencies) {
       // The same answer for another tenant's request as for none: ids are not disclosed.
       throw new GatewayError(
         "request_not_found",
-        `No request ${feedback.request_id} of yours is known to this gateway.`,
+        // Not even the id is repeated: the two answers are byte for byte the same.
+        "No request of yours with this request_id is known to this gateway.",
         { param: "request_id" },
       );
     }
