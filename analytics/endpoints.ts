@@ -50,7 +50,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     examples: [
       curl("/v1/matrix?group_by=vendor,task"),
       curl(
-        "/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=-7d",
       ),
       curl("/v1/matrix?group_by=model&metrics=requests,latency_ms_p99&quantile_method=exact"),
       curl(
@@ -71,7 +71,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     produces: ["application/json"],
     examples: [
       `curl -s ${DEMO_AUTHORIZATION} -H 'content-type: application/json' ${ANALYTICS_BASE_URL}/v1/whatif -d '{"moves": [{"task": "general", "from": {"vendor": "sim-alpha", "model": "sim-small"}, "to": {"vendor": "sim-beta", "model": "sim-small"}, "share": "0.5"}]}'`,
-      `curl -s ${DEMO_AUTHORIZATION} -H 'content-type: application/json' ${ANALYTICS_BASE_URL}/v1/whatif -d '{"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "moves": [{"task": "extraction", "from": {"vendor": "sim-alpha", "model": "sim-small"}, "to": {"vendor": "sim-alpha", "model": "sim-small"}, "price": {"input": "0.10", "output": "0.40"}}]}'`,
+      `curl -s ${DEMO_AUTHORIZATION} -H 'content-type: application/json' ${ANALYTICS_BASE_URL}/v1/whatif -d '{"from": "-7d", "moves": [{"task": "extraction", "from": {"vendor": "sim-alpha", "model": "sim-small"}, "to": {"vendor": "sim-alpha", "model": "sim-small"}, "price": {"input": "0.10", "output": "0.40"}}]}'`,
     ],
   },
   {
@@ -87,7 +87,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     examples: [
       curl("/v1/vendors/sim-alpha/brief"),
       curl(
-        "/v1/vendors/sim-alpha/brief?format=html&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/v1/vendors/sim-alpha/brief?format=html&from=-7d",
         " -o brief.html",
       ),
       curl("/v1/vendors/sim-alpha/brief?format=md&quality_metric=helpful&slo_ttft_p95_ms=800"),
@@ -110,7 +110,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     ],
     examples: [
       curl("/v1/export/requests?format=ndjson", " -D headers.txt"),
-      curl("/v1/export/focus?format=csv&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"),
+      curl("/v1/export/focus?format=csv&from=-7d"),
       curl(
         "/v1/export/requests?format=arrow&cursor=CURSOR_FROM_THE_LAST_PULL",
         " -o requests.arrows",

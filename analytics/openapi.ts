@@ -13,8 +13,11 @@ export function inputSchema(schema: z.ZodType): JsonSchema {
     io: "input",
     unrepresentable: "any",
   }) as JsonSchema;
-  // The date-time regex zod emits is long and says no more than `format`.
-  if (rest.format === "date-time") delete rest.pattern;
+  // The date-time regex zod emits is long and says no more than `format`
+  // (a time parameter is a union: a date-time, or relative to now).
+  for (const branch of [rest, ...((rest.anyOf as JsonSchema[] | undefined) ?? [])]) {
+    if (branch.format === "date-time") delete branch.pattern;
+  }
   return rest;
 }
 

@@ -13,12 +13,31 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const EARLIEST_TIME = new Date("1900-01-01T00:00:00.000Z");
 export const LATEST_TIME = new Date("2299-12-31T23:59:59.999Z");
 
-export const isoDateTime = z.iso
-  .datetime({ offset: true })
+/** `-<n><unit>`: that long before now, in minutes, hours, days (24 h) or weeks. */
+const RELATIVE_TIME = /^-([1-9][0-9]{0,5})(m|h|d|w)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/**
+ * A time as a parameter names it: absolute, or relative to `now` (when the
+ * request is read), so a saved query or a README example keeps meaning "the
+ * last hour": `-30m`, `-1h`, `-7d`, `-2w`.
+ */
+export function parseTime(text: string, now: number = Date.now()): Date {
+  const relative = RELATIVE_TIME.exec(text);
+  if (!relative) return new Date(text);
+  const [, count, unit] = relative as unknown as [string, string, keyof typeof UNIT_MS];
+  return new Date(now - Number(count) * UNIT_MS[unit]);
+}
+
+export const isoDateTime = z
+  .union([z.iso.datetime({ offset: true }), z.string().regex(RELATIVE_TIME)], {
+    error:
+      "an ISO-8601 date and time with an offset (2026-11-01T00:00:00Z), or a time before now: -30m, -1h, -7d, -2w",
+  })
   .describe(
-    "ISO-8601 date and time with an offset, e.g. 2026-11-01T00:00:00Z, from 1900-01-01 to 2299-12-31",
+    "ISO-8601 date and time with an offset, e.g. 2026-11-01T00:00:00Z, from 1900-01-01 to 2299-12-31; or relative to now: -30m, -1h, -7d, -2w (minutes, hours, days, weeks)",
   )
-  .transform((text) => new Date(text))
+  .transform((text) => parseTime(text))
   .refine(
     (date) => date >= EARLIEST_TIME && date <= LATEST_TIME,
     "must be from 1900-01-01T00:00:00Z to 2299-12-31T23:59:59.999Z, what ClickHouse's DateTime64 holds",
