@@ -30,7 +30,7 @@ export function neutraliseCell(text: string): string {
 
 /**
  * The same rule as a ClickHouse expression over a String (or Nullable,
- * LowCardinality) column: NULL stays NULL, written \N. `column` is an
+ * LowCardinality) column: NULL stays NULL (an empty field: formats.ts). `column` is an
  * identifier of ours, never a caller's text.
  */
 export function neutraliseCellSql(column: string): string {

@@ -1,60 +1,16 @@
-import { readFileSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDecimal, parseDecimal } from "../../events/money.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../../test/fixtures/clickhouse.ts";
+import { FOCUS_SPEC } from "../../test/fixtures/focus-spec.ts";
 import { HAND_LEDGER_WINDOW, handLedger } from "../../test/fixtures/hand-ledger.ts";
 import { loadEvents } from "../../test/fixtures/load-events.ts";
-import { referenceUrl } from "../../test/fixtures/reference.ts";
 import { buildAnalytics } from "../app.ts";
 import { FOCUS_SELECT } from "./focus.ts";
 
-// The spec's own column list, derived from FOCUS 1.2 (test/reference/SOURCES.md).
-const FOCUS_COLUMNS_FILE = referenceUrl("focus-spec/focus-1.2-columns.derived.csv");
-
-interface FocusColumn {
-  column_id: string;
-  feature_level: "Mandatory" | "Conditional" | "Recommended";
-  allows_nulls: "True" | "False";
-  data_type: "String" | "Decimal" | "Date/Time" | "JSON";
-  allowed_values: string;
-}
-
-/** A small CSV reader for the spec file: quoted fields may hold commas and doubled quotes. */
-function readCsv(text: string): Record<string, string>[] {
-  const records: string[][] = [];
-  let field = "";
-  let record: string[] = [];
-  let quoted = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const character = text[index];
-    if (quoted) {
-      if (character === '"' && text[index + 1] === '"') {
-        field += '"';
-        index += 1;
-      } else if (character === '"') quoted = false;
-      else field += character;
-    } else if (character === '"') quoted = true;
-    else if (character === ",") {
-      record.push(field);
-      field = "";
-    } else if (character === "\n") {
-      record.push(field.replace(/\r$/, ""));
-      records.push(record);
-      record = [];
-      field = "";
-    } else field += character;
-  }
-  if (field !== "" || record.length > 0) records.push([...record, field]);
-  const [header = [], ...rows] = records;
-  return rows.map((row) =>
-    Object.fromEntries(header.map((name, index) => [name, row[index] ?? ""])),
-  );
-}
-
-const SPEC = readCsv(readFileSync(FOCUS_COLUMNS_FILE, "utf8")) as unknown as FocusColumn[];
+const SPEC = FOCUS_SPEC;
 const SPEC_BY_ID = new Map(SPEC.map((column) => [column.column_id, column]));
 
 let clickhouse: TestClickHouse;
@@ -81,7 +37,8 @@ afterAll(async () => {
 
 const CLICKHOUSE_TYPE_FOR = {
   Decimal: /^(Nullable\()?Decimal\(38, \d+\)\)?$/,
-  "Date/Time": /^(Nullable\()?DateTime64\(3, 'UTC'\)\)?$/,
+  // FOCUS date/times are whole seconds: YYYY-MM-DDTHH:mm:ssZ.
+  "Date/Time": /^(Nullable\()?DateTime64\(0, 'UTC'\)\)?$/,
   String: /^(LowCardinality\()?(Nullable\()?String\)?\)?$/,
   // JSON text: a key-value object serialized as a string.
   JSON: /^(Nullable\()?String\)?$/,
@@ -146,10 +103,10 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       ChargeDescription:
         "LLM request for route fast served by alpha/m1 at price card 2026-11-01 under contract acme-alpha",
       BillingCurrency: "USD",
-      BillingPeriodStart: "2026-11-01T00:00:00.000Z",
-      BillingPeriodEnd: "2026-12-01T00:00:00.000Z",
-      ChargePeriodStart: "2026-11-20T10:00:00.000Z",
-      ChargePeriodEnd: "2026-11-20T11:00:00.000Z",
+      BillingPeriodStart: "2026-11-01T00:00:00Z",
+      BillingPeriodEnd: "2026-12-01T00:00:00Z",
+      ChargePeriodStart: "2026-11-20T10:00:00Z",
+      ChargePeriodEnd: "2026-11-20T11:00:00Z",
       ChargeCategory: "Usage",
       ChargeClass: null,
       ProviderName: "alpha",
@@ -243,7 +200,7 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
     const typeOf = (name: string) =>
       String(table.schema.fields.find((field) => field.name === name)?.type);
     expect(typeOf("BilledCost")).toBe("Decimal[38e+18]");
-    expect(typeOf("ChargePeriodStart")).toMatch(/^Timestamp<MILLISECOND, (Etc\/)?UTC>$/);
+    expect(typeOf("ChargePeriodStart")).toMatch(/^Timestamp<SECOND, (Etc\/)?UTC>$/);
     expect(typeOf("BillingCurrency")).toBe("Utf8");
   });
 });

@@ -18,7 +18,12 @@
 //   as configured (its id stands for the operator's account with it); the
 //   sub account is the tenant.
 // - The charge period is the hour the request ran in; the billing period its
-//   calendar month, UTC.
+//   calendar month, UTC. FOCUS's date/times are whole seconds
+//   (`YYYY-MM-DDTHH:mm:ssZ`), so they are DateTime64(0): text formats write
+//   no fraction, Arrow and Parquet carry UTC timestamps. x_OccurredAt and
+//   x_IngestedAt keep their milliseconds.
+// - Prices are quoted and billed in USD, so the pricing currency is the
+//   billing currency and PricingCurrencyEffectiveCost is EffectiveCost.
 // - Quantities are tokens (input, which includes cached, plus output); the
 //   split by kind is in the x_ columns, with the request's ids.
 export const FOCUS_SELECT = `
@@ -27,8 +32,8 @@ export const FOCUS_SELECT = `
   vendor AS BillingAccountName,
   'Vendor account' AS BillingAccountType,
   'USD' AS BillingCurrency,
-  toDateTime64(toStartOfMonth(occurred_at), 3, 'UTC') AS BillingPeriodStart,
-  toDateTime64(toStartOfMonth(occurred_at) + INTERVAL 1 MONTH, 3, 'UTC') AS BillingPeriodEnd,
+  toDateTime64(toStartOfMonth(occurred_at), 0, 'UTC') AS BillingPeriodStart,
+  toDateTime64(toStartOfMonth(occurred_at) + INTERVAL 1 MONTH, 0, 'UTC') AS BillingPeriodEnd,
   'Usage' AS ChargeCategory,
   CAST(NULL AS Nullable(String)) AS ChargeClass,
   concat('LLM request for route ', request_model, ' served by ', vendor, '/', model,
@@ -36,8 +41,8 @@ export const FOCUS_SELECT = `
          if(contract_id IS NULL, ' list prices', concat(' under contract ', assumeNotNull(contract_id))))
     AS ChargeDescription,
   'Usage-Based' AS ChargeFrequency,
-  toDateTime64(toStartOfHour(occurred_at), 3, 'UTC') AS ChargePeriodStart,
-  toDateTime64(toStartOfHour(occurred_at) + INTERVAL 1 HOUR, 3, 'UTC') AS ChargePeriodEnd,
+  toDateTime64(toStartOfHour(occurred_at), 0, 'UTC') AS ChargePeriodStart,
+  toDateTime64(toStartOfHour(occurred_at) + INTERVAL 1 HOUR, 0, 'UTC') AS ChargePeriodEnd,
   toDecimal128(input_tokens + output_tokens, 0) AS ConsumedQuantity,
   'Tokens' AS ConsumedUnit,
   cost_usd AS ContractedCost,
@@ -45,6 +50,8 @@ export const FOCUS_SELECT = `
   vendor AS InvoiceIssuerName,
   list_cost_usd AS ListCost,
   'Standard' AS PricingCategory,
+  'USD' AS PricingCurrency,
+  cost_usd AS PricingCurrencyEffectiveCost,
   toDecimal128(input_tokens + output_tokens, 0) AS PricingQuantity,
   'Tokens' AS PricingUnit,
   vendor AS ProviderName,

@@ -37,7 +37,10 @@ export const EXPORT_FORMATS = {
     extension: "csv",
     firstPage: "CSVWithNames",
     nextPages: "CSV",
-    settings: "date_time_output_format='iso'",
+    // A null is an empty field, as DuckDB, pandas and spreadsheets read one
+    // (ClickHouse's default `\N` reads back as that text); an empty string
+    // stays distinguishable, quoted `""`, since ClickHouse quotes every string.
+    settings: "date_time_output_format='iso', format_csv_null_representation=''",
   },
 } as const;
 

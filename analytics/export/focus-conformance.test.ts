@@ -1,0 +1,334 @@
+// The FOCUS export read as a FinOps user reads it: pulled as CSV and as
+// Parquet, loaded with DuckDB's own readers, and checked against every rule
+// of the FOCUS 1.2 column list (test/reference/focus-spec) that a file can
+// show: presence, type, nullability, allowed values, formats, and the cost
+// identities. The ledger has contracts, cache reads and writes, reasoning
+// tokens, an unpriced model and a failed request.
+import type { FastifyInstance } from "fastify";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshClickHouse, type TestClickHouse } from "../../test/fixtures/clickhouse.ts";
+import { openDuckDb, sqlString, type TestDuckDb } from "../../test/fixtures/duckdb.ts";
+import { FOCUS_SPEC } from "../../test/fixtures/focus-spec.ts";
+import { handLedger } from "../../test/fixtures/hand-ledger.ts";
+import { loadEvents } from "../../test/fixtures/load-events.ts";
+import { sampleRequestCompleted } from "../../test/fixtures/sample-events.ts";
+import { buildAnalytics } from "../app.ts";
+
+const success = { status: "success", http_status: 200, error_class: null } as const;
+
+/** Beyond the hand ledger: cache reads and writes, reasoning, a contract, an unpriced model. */
+const EXTRA_REQUESTS = [
+  sampleRequestCompleted({
+    ...success,
+    request_id: "c1",
+    occurred_at: "2026-11-21T23:59:59.999Z",
+    vendor: "alpha",
+    model: "m1",
+    contract_id: "acme-alpha",
+    input_tokens: 5000,
+    cached_input_tokens: 3000,
+    cache_write_input_tokens: 1500,
+    output_tokens: 800,
+    reasoning_tokens: 600,
+    list_cost_usd: "0.012345678901234567",
+    cost_usd: "0.009876543120987654",
+    tags: ["prod", "cache"],
+  }),
+  sampleRequestCompleted({
+    ...success,
+    request_id: "c2",
+    occurred_at: "2026-11-30T23:30:00.000Z",
+    vendor: "delta",
+    model: "unpriced-model",
+    input_tokens: 70,
+    output_tokens: 30,
+    price_known: false,
+    list_cost_usd: "0",
+    cost_usd: "0",
+    team: null,
+    key_id: null,
+  }),
+];
+
+let clickhouse: TestClickHouse;
+let app: FastifyInstance;
+let duck: TestDuckDb;
+const spec = FOCUS_SPEC;
+
+/** The FOCUS rows as DuckDB read them: `csv_text` (every cell as text), `csv` and `parquet` (typed). */
+beforeAll(async () => {
+  clickhouse = await freshClickHouse();
+  await loadEvents(clickhouse.client, [...handLedger(), ...EXTRA_REQUESTS]);
+  app = buildAnalytics({
+    clickhouse: clickhouse.client,
+    logger: pino({ level: "silent" }),
+    exportOptions: { pageRows: 1000, settleMs: 0 },
+  });
+  duck = await openDuckDb();
+  const pull = async (format: string) => {
+    const response = await app.inject(`/v1/export/focus?format=${format}`);
+    expect(response.statusCode, response.body).toBe(200);
+    return response.rawPayload;
+  };
+  const csvPath = sqlString(duck.file("focus.csv", await pull("csv")));
+  const parquetPath = sqlString(duck.file("focus.parquet", await pull("parquet")));
+  // A quoted "" is an empty string, an empty field a null (formats.ts).
+  await duck.rows(
+    `CREATE TABLE csv_text AS SELECT * FROM read_csv(${csvPath}, header = true, all_varchar = true, allow_quoted_nulls = false)`,
+  );
+  await duck.rows(`CREATE TABLE parquet AS SELECT * FROM read_parquet(${parquetPath})`);
+  const requests = await app.inject("/v1/export/requests?format=parquet");
+  await duck.rows(
+    `CREATE TABLE requests AS SELECT * FROM read_parquet(${sqlString(duck.file("requests.parquet", requests.rawPayload))})`,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  duck?.close();
+  await app?.close();
+  await clickhouse?.close();
+});
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+async function columnsOf(table: string): Promise<Map<string, string>> {
+  const rows = await duck.rows<{ column_name: string; column_type: string }>(`DESCRIBE ${table}`);
+  return new Map(rows.map((row) => [row.column_name, row.column_type]));
+}
+
+async function count(sql: string): Promise<number> {
+  const [row] = await duck.rows<{ n: string | number }>(sql);
+  return Number(row?.n);
+}
+
+/** FOCUS's attribute formats, as they can be seen in one cell of CSV text. */
+const TEXT_FORMAT = {
+  // Numeric Format: an optional minus, digits, an optional fraction; no exponent, no grouping.
+  Decimal: "^-?[0-9]+([.][0-9]+)?$",
+  // Date/Time Format: ISO 8601 in UTC, whole seconds.
+  "Date/Time": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+} as const;
+
+const PARQUET_TYPE = {
+  Decimal: /^DECIMAL\(\d+,\d+\)$/,
+  "Date/Time": /^TIMESTAMP WITH TIME ZONE$/,
+  String: /^VARCHAR$/,
+  JSON: /^VARCHAR$/,
+} as const;
+
+describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
+  it("reads the spec's 57 columns and the export's rows in both formats", async () => {
+    expect(spec).toHaveLength(57);
+    // Six requests of the hand ledger and two more; no request without a vendor.
+    expect(await count("SELECT count(*) AS n FROM csv_text")).toBe(8);
+    expect(await count("SELECT count(*) AS n FROM parquet")).toBe(8);
+  });
+
+  it("has every mandatory column, and names only FOCUS columns or x_ ones, in both formats", async () => {
+    const specIds = new Set(spec.map((column) => column.column_id));
+    for (const table of ["csv_text", "parquet"]) {
+      const names = [...(await columnsOf(table)).keys()];
+      for (const column of spec.filter((entry) => entry.feature_level === "Mandatory")) {
+        expect(names, `${table}: ${column.column_id}`).toContain(column.column_id);
+      }
+      for (const name of names) {
+        expect(specIds.has(name) || name.startsWith("x_"), `${table}: ${name}`).toBe(true);
+      }
+    }
+  });
+
+  it("gives each column the spec's data type: Parquet's types, CSV's text formats", async () => {
+    const parquetTypes = await columnsOf("parquet");
+    for (const column of spec) {
+      const type = parquetTypes.get(column.column_id);
+      if (type === undefined) continue;
+      expect(type, column.column_id).toMatch(PARQUET_TYPE[column.data_type]);
+      const pattern = TEXT_FORMAT[column.data_type as keyof typeof TEXT_FORMAT];
+      if (!pattern) continue;
+      const name = quoted(column.column_id);
+      const offending = await duck.rows(
+        `SELECT ${name} AS value FROM csv_text
+         WHERE ${name} IS NOT NULL AND NOT regexp_full_match(${name}, ${sqlString(pattern)}) LIMIT 3`,
+      );
+      expect(offending, column.column_id).toEqual([]);
+    }
+  });
+
+  it("has no null where the spec allows none: an empty CSV field is a null, never the text \\N", async () => {
+    for (const table of ["csv_text", "parquet"]) {
+      const names = await columnsOf(table);
+      for (const column of spec.filter((entry) => entry.allows_nulls === "False")) {
+        if (!names.has(column.column_id)) continue;
+        const nulls = await count(
+          `SELECT count(*) AS n FROM ${table} WHERE ${quoted(column.column_id)} IS NULL`,
+        );
+        expect(nulls, `${table}: ${column.column_id}`).toBe(0);
+      }
+    }
+    for (const name of (await columnsOf("csv_text")).keys()) {
+      expect(
+        await count(`SELECT count(*) AS n FROM csv_text WHERE ${quoted(name)} = '\\N'`),
+        name,
+      ).toBe(0);
+    }
+    // Nullable columns that are null somewhere read as nulls, not text.
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE ChargeClass IS NULL")).toBe(8);
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE x_ContractId IS NULL")).toBe(5);
+  });
+
+  it("uses only the spec's allowed values", async () => {
+    for (const column of spec.filter((entry) => entry.allowed_values !== "")) {
+      // ServiceSubcategory's values are listed as "Category > Subcategory".
+      const allowed = column.allowed_values
+        .split(";")
+        .map((entry) =>
+          column.column_id === "ServiceSubcategory" ? (entry.split(" > ")[1] ?? entry) : entry,
+        );
+      for (const table of ["csv_text", "parquet"]) {
+        if (!(await columnsOf(table)).has(column.column_id)) continue;
+        const values = await duck.rows<{ value: string }>(
+          `SELECT DISTINCT ${quoted(column.column_id)} AS value FROM ${table} WHERE value IS NOT NULL`,
+        );
+        for (const { value } of values)
+          expect(allowed, `${column.column_id}=${value}`).toContain(value);
+      }
+    }
+  });
+
+  it("writes currencies as ISO 4217 codes, units in FOCUS's unit format and key-value JSON with scalar values", async () => {
+    const formatted = (format: string) =>
+      spec.filter((column) => column.value_format.toLowerCase().startsWith(format.toLowerCase()));
+    for (const table of ["csv_text", "parquet"]) {
+      const names = await columnsOf(table);
+      for (const column of formatted("Currency Format")) {
+        if (!names.has(column.column_id)) continue;
+        const name = quoted(column.column_id);
+        expect(
+          await count(
+            `SELECT count(*) AS n FROM ${table} WHERE ${name} IS NOT NULL AND NOT regexp_full_match(${name}, '[A-Z]{3}')`,
+          ),
+          column.column_id,
+        ).toBe(0);
+      }
+      for (const column of formatted("Unit Format")) {
+        if (!names.has(column.column_id)) continue;
+        const name = quoted(column.column_id);
+        // A plural unit, title case, optionally preceded by a count ("1000 Tokens") or per a time unit.
+        expect(
+          await count(
+            `SELECT count(*) AS n FROM ${table} WHERE ${name} IS NOT NULL
+             AND NOT regexp_full_match(${name}, '([0-9]+ )?[A-Z][a-z]+( [A-Z][a-z]+)*(/[A-Z][a-z]+)?')`,
+          ),
+          column.column_id,
+        ).toBe(0);
+      }
+      for (const column of spec.filter((entry) => entry.data_type === "JSON")) {
+        if (!names.has(column.column_id)) continue;
+        const name = quoted(column.column_id);
+        expect(
+          await count(
+            `SELECT count(*) AS n FROM ${table} WHERE ${name} IS NOT NULL AND NOT (
+               json_valid(${name}) AND json_type(${name}::JSON) = 'OBJECT'
+               AND list_bool_and(list_transform(json_keys(${name}::JSON),
+                 key -> json_type(${name}::JSON, '$."' || replace(key, '"', '\\"') || '"') NOT IN ('OBJECT', 'ARRAY'))))`,
+          ),
+          column.column_id,
+        ).toBe(0);
+      }
+    }
+  });
+
+  it("gives the same values in CSV as in Parquet", async () => {
+    const types = new Map(spec.map((column) => [column.column_id, column.data_type]));
+    const names = [...(await columnsOf("parquet")).keys()];
+    for (const name of names) {
+      const column = quoted(name);
+      const parquetType = (await columnsOf("parquet")).get(name) ?? "";
+      // CSV text cast to the type Parquet carries, then compared exactly.
+      const csvValue =
+        types.get(name) === "Date/Time" || parquetType.startsWith("TIMESTAMP")
+          ? `strptime(c.${column}, ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%gZ'])::TIMESTAMPTZ`
+          : parquetType.endsWith("[]")
+            ? `c.${column}`
+            : `c.${column}::${parquetType}`;
+      const parquetValue = parquetType.endsWith("[]") ? `p.${column}::VARCHAR` : `p.${column}`;
+      if (parquetType.endsWith("[]")) continue;
+      const differing = await duck.rows(
+        `SELECT c.x_EventId, c.${column} AS csv, ${parquetValue}::VARCHAR AS parquet
+         FROM csv_text c JOIN parquet p USING (x_EventId)
+         WHERE ${csvValue} IS DISTINCT FROM ${parquetValue} LIMIT 3`,
+      );
+      expect(differing, name).toEqual([]);
+    }
+  });
+
+  it("holds the cost identities: no commitments, so billed = effective = contracted, in the pricing currency too", async () => {
+    const broken = await duck.rows(
+      `SELECT x_RequestId FROM parquet
+       WHERE NOT (BilledCost = EffectiveCost AND EffectiveCost = ContractedCost
+                  AND PricingCurrencyEffectiveCost = EffectiveCost AND PricingCurrency = BillingCurrency)`,
+    );
+    expect(broken).toEqual([]);
+    // A unit price, where given, times the pricing quantity is the cost, exactly.
+    const names = await columnsOf("parquet");
+    for (const [price, cost] of [
+      ["ListUnitPrice", "ListCost"],
+      ["ContractedUnitPrice", "ContractedCost"],
+    ] as const) {
+      if (!names.has(price)) continue;
+      expect(
+        await count(
+          `SELECT count(*) AS n FROM parquet
+           WHERE ${price} IS NOT NULL AND ${price} * PricingQuantity != ${cost}`,
+        ),
+        price,
+      ).toBe(0);
+    }
+    // An unpriced model costs nothing, and says so.
+    const unpriced = await duck.rows(
+      `SELECT x_RequestId, ListCost::VARCHAR AS list, BilledCost::VARCHAR AS billed
+       FROM parquet WHERE NOT x_PriceKnown ORDER BY x_RequestId`,
+    );
+    expect(unpriced).toEqual([
+      { x_RequestId: "c2", list: "0.000000000000000000", billed: "0.000000000000000000" },
+      { x_RequestId: "r3", list: "0.000000000000000000", billed: "0.000000000000000000" },
+    ]);
+  });
+
+  it("bills each request exactly its cost in the ledger, list and contracted, summed as decimals", async () => {
+    const differing = await duck.rows(
+      `WITH charges AS (
+         SELECT SubAccountId AS tenant_id, x_RequestId AS request_id,
+                sum(ListCost) AS list, sum(ContractedCost) AS contracted, sum(BilledCost) AS billed
+         FROM parquet GROUP BY ALL)
+       SELECT request_id FROM requests r FULL JOIN charges c USING (tenant_id, request_id)
+       WHERE r.vendor != '' AND (c.billed IS DISTINCT FROM r.cost_usd::DECIMAL(38, 18)
+             OR c.contracted IS DISTINCT FROM r.cost_usd::DECIMAL(38, 18)
+             OR c.list IS DISTINCT FROM r.list_cost_usd::DECIMAL(38, 18))`,
+    );
+    expect(differing).toEqual([]);
+    const [total] = await duck.rows<{ billed: string; list: string }>(
+      "SELECT sum(BilledCost)::VARCHAR AS billed, sum(ListCost)::VARCHAR AS list FROM parquet",
+    );
+    // The hand ledger's 6.800000000000000001 (list 6.875000000000000001) and c1's costs.
+    expect(total).toEqual({ billed: "6.809876543120987655", list: "6.887345678901234568" });
+  });
+
+  it("keeps each charge inside its billing period, in whole seconds, UTC", async () => {
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM parquet WHERE NOT (
+           ChargePeriodStart < ChargePeriodEnd
+           AND BillingPeriodStart <= ChargePeriodStart AND ChargePeriodEnd <= BillingPeriodEnd
+           AND BillingPeriodStart = date_trunc('month', BillingPeriodStart)
+           AND BillingPeriodEnd = BillingPeriodStart + INTERVAL 1 MONTH)`,
+      ),
+    ).toBe(0);
+    // The last millisecond of a day stays in its hour and month.
+    const [late] = await duck.rows<{ start: string; end: string }>(
+      `SELECT ChargePeriodStart AS start, ChargePeriodEnd AS "end" FROM csv_text WHERE x_RequestId = 'c1'`,
+    );
+    expect(late).toEqual({ start: "2026-11-21T23:00:00Z", end: "2026-11-22T00:00:00Z" });
+  });
+});
