@@ -14,7 +14,14 @@
 // message back.
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import type { CheckRequest, CheckVerdict, WorkerMessage } from "./worker.ts";
+import type { GenerationLimits } from "./validator-cache.ts";
+import type {
+  CheckRequest,
+  CheckVerdict,
+  WorkerMessage,
+  WorkerOptions,
+  WorkerRequest,
+} from "./worker.ts";
 
 /** Why a check was not made; each is a category of the `json_schema_skipped` score. */
 export type SkipReason =
@@ -40,9 +47,11 @@ export interface SchemaCheckerOptions {
   maxQueuedCharacters?: number;
   /** The thread's old-generation heap, in MB. */
   memoryLimitMb?: number;
+  /** When the thread's validator cache starts a new generation (validator-cache.ts). */
+  generationLimits?: GenerationLimits;
 }
 
-const DEFAULTS: Required<SchemaCheckerOptions> = {
+const DEFAULTS: Omit<Required<SchemaCheckerOptions>, "generationLimits"> = {
   timeLimitMs: 1_000,
   maxQueued: 64,
   maxQueuedCharacters: 16 * 1024 * 1024,
@@ -62,7 +71,7 @@ interface Job {
 }
 
 export class SchemaChecker {
-  private readonly options: Required<SchemaCheckerOptions>;
+  private readonly options: typeof DEFAULTS & SchemaCheckerOptions;
   private worker: Worker | null = null;
   private ready = false;
   private startTimer: NodeJS.Timeout | null = null;
@@ -74,6 +83,7 @@ export class SchemaChecker {
   private readonly remembered = new Map<string, SkipReason>();
   private idle: (() => void)[] = [];
   private started = 0;
+  private heapReader: ((usedBytes: number) => void) | null = null;
 
   constructor(options: SchemaCheckerOptions = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -93,7 +103,7 @@ export class SchemaChecker {
     }
     return new Promise((resolve) => {
       this.queue.push({
-        request: { id: this.nextId++, key, schemaJson, text },
+        request: { type: "check", id: this.nextId++, key, schemaJson, text },
         characters,
         resolve,
       });
@@ -106,6 +116,20 @@ export class SchemaChecker {
   settled(): Promise<void> {
     if (this.inFlight === null && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /**
+   * The thread's heap in use after a full collection, in bytes (for tests);
+   * call when no check is waiting or running.
+   */
+  async heapUsed(): Promise<number> {
+    await this.settled();
+    const worker = this.worker;
+    if (worker === null || !this.ready) throw new Error("the checker's thread is not running");
+    return new Promise((resolve) => {
+      this.heapReader = resolve;
+      worker.postMessage({ type: "heap" } satisfies WorkerRequest);
+    });
   }
 
   /** How many threads were started: one, plus one per check ended at a bound (for tests). */
@@ -143,6 +167,7 @@ export class SchemaChecker {
   private startWorker(): void {
     const worker = new Worker(WORKER_ENTRY, {
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb },
+      workerData: { generationLimits: this.options.generationLimits } satisfies WorkerOptions,
     });
     this.started += 1;
     // The checker never keeps a process alive by itself.
@@ -162,6 +187,11 @@ export class SchemaChecker {
       this.ready = true;
       this.clearTimer("startTimer");
       this.pump();
+      return;
+    }
+    if (message.type === "heap") {
+      this.heapReader?.(message.usedBytes);
+      this.heapReader = null;
       return;
     }
     const job = this.inFlight;
