@@ -13,7 +13,11 @@ import { type GatewayConfig, gatewayConfig } from "../../gateway/config.ts";
 import { PriceCatalog } from "../../gateway/pricing.ts";
 import { INGEST_TOPICS, runIngest } from "../../ingest/consumer.ts";
 import { EventLoader } from "../../ingest/loader.ts";
-import { type RunningSimulator, startSimulator } from "../../simulator/index.ts";
+import {
+  type RunningSimulator,
+  type ScriptedReply,
+  startSimulator,
+} from "../../simulator/index.ts";
 import { freshClickHouse, type TestClickHouse } from "../fixtures/clickhouse.ts";
 
 export const API_KEY = "sk-e2e-test";
@@ -36,17 +40,28 @@ export interface Stack {
   tenant: string;
   sink: EventSink;
   eventLogKind: "kafka" | "local";
+  /** Where the product keeps data on disk: the local event log (embedded mode) and chDB's folder. */
+  dataDirectories: readonly string[];
   stop(): Promise<void>;
 }
 
-export async function startStack(options: { kafkaBrokers?: string }): Promise<Stack> {
+export async function startStack(options: {
+  kafkaBrokers?: string;
+  /** Chosen answers, given by both simulated vendors (simulator/completion.ts). */
+  scripts?: readonly ScriptedReply[];
+}): Promise<Stack> {
   const logger = pino({ level: "warn" });
   const tenant = `e2e-${randomUUID().slice(0, 8)}`;
+  const scripts = [...(options.scripts ?? [])];
   const alpha = await startSimulator({
     models: [{ id: "sim-small" }, { id: "sim-broken" }, { id: "sim-limited" }],
     faultsByModel: { "sim-broken": { serverError: 1 }, "sim-limited": { rateLimited: 1 } },
+    scripts,
   });
-  const beta = await startSimulator({ models: [{ id: "sim-small" }, { id: "sim-large" }] });
+  const beta = await startSimulator({
+    models: [{ id: "sim-small" }, { id: "sim-large" }],
+    scripts,
+  });
   const simulators: RunningSimulator[] = [alpha, beta];
   const vendor = (id: string, simulator: RunningSimulator) => ({
     id,
@@ -118,6 +133,7 @@ export async function startStack(options: { kafkaBrokers?: string }): Promise<St
     tenant,
     sink,
     eventLogKind: eventLog.kind,
+    dataDirectories: [eventDirectory, clickhouse.url.replace(/^chdb:/, "")],
     async stop() {
       await gateway.close();
       await sink.close();
