@@ -3,13 +3,13 @@ import { describe, expect, it } from "vitest";
 import { GATEWAY_ERRORS, GatewayError } from "./errors.ts";
 
 describe("gateway errors", () => {
-  it("every code is documented in the README's error table with its status", () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  it("every code is documented in docs/errors.md's table with its status", () => {
+    const readme = readFileSync(new URL("../docs/errors.md", import.meta.url), "utf8");
     for (const [code, { status }] of Object.entries(GATEWAY_ERRORS)) {
       const row = readme
         .split("\n")
         .find((line) => new RegExp(`^\\|\\s*\`${code}\`\\s*\\|`).test(line));
-      expect(row, `README has no row for ${code}`).toBeDefined();
+      expect(row, `docs/errors.md has no row for ${code}`).toBeDefined();
       if (code !== "upstream_rejected") expect(row).toMatch(new RegExp(`\\|\\s*${status}\\s*\\|`));
     }
   });
