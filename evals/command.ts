@@ -9,7 +9,7 @@ import { renderReport } from "./report.ts";
 import { type EvalReport, runEval } from "./runner.ts";
 
 export const EVAL_USAGE = `usage: switchboard eval --gold <cases.jsonl> --candidates <vendor/model,…> [options]
-  --gold FILE          the gold set: one JSON case per line (README, "Eval")
+  --gold FILE          the gold set: one JSON case per line (docs/quality.md, "Eval")
   --candidates LIST    comma-separated models to pin, e.g. sim-alpha/sim-small,sim-beta/sim-small
   --task T             x-switchboard-task for cases without their own task
   --judge MODEL        the judge model for judge graders that name none
