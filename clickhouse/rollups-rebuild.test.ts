@@ -51,7 +51,7 @@ async function rollupByTeam(table: string, tenant: string, team = "team") {
 describe("0009: the rollups rebuilt by team", () => {
   it("folds in the events stored before it, and the new views take the ones after", async () => {
     // Requests as the ingest of the day stored them: request_completed had no
-    // finish reasons before 0013.
+    // finish reasons before 0013, and no service tier before 0014.
     const before0013 = [
       sampleRequestCompleted({
         request_id: "a",
@@ -69,7 +69,13 @@ describe("0009: the rollups rebuilt by team", () => {
         list_cost_usd: "0",
       }),
     ].map((event) => {
-      const { finish_reason: _finish, vendor_finish_reason: _vendorFinish, ...row } = toRow(event);
+      const {
+        finish_reason: _finish,
+        vendor_finish_reason: _vendorFinish,
+        service_tier: _tier,
+        vendor_service_tier: _vendorTier,
+        ...row
+      } = toRow(event);
       return row;
     });
     await clickhouse.client.insert({

@@ -33,8 +33,8 @@ describe("event contract", () => {
     ["[1,2]", /^event is not a JSON object$/],
     [JSON.stringify({ event_type: "bogus" }), /^unknown event_type "bogus"$/],
     [
-      JSON.stringify(sampleRequestCompleted({ schema_version: 9 as 3 })),
-      /^request_completed schema_version 9 is newer than 3$/,
+      JSON.stringify(sampleRequestCompleted({ schema_version: 9 as 4 })),
+      /^request_completed schema_version 9 is newer than 4$/,
     ],
     [
       JSON.stringify(sampleRequestCompleted({ cost_usd: "1e-6" })),

@@ -247,6 +247,26 @@ export const requestCompletedV3 = requestCompletedV2.extend({
 export const SERVICE_TIERS = ["standard", "batch", "flex", "priority"] as const;
 export type ServiceTier = (typeof SERVICE_TIERS)[number];
 
+/**
+ * v4: the service tier the request was served and billed at, and the
+ * vendor's own word for it.
+ */
+export const requestCompletedV4 = requestCompletedV3.extend({
+  schema_version: z.literal(4),
+  service_tier: z
+    .enum(SERVICE_TIERS)
+    .describe(
+      "the tier its cost is at: the one the vendor says served it, else the one asked (service_tier or the route), else standard",
+    ),
+  vendor_service_tier: z
+    .string()
+    .max(64)
+    .nullable()
+    .describe(
+      "the vendor's own word for the tier that served (OpenAI's service_tier, Anthropic's usage.service_tier) as sent; null when it said none",
+    ),
+});
+
 /** Lowercase letters, digits, `.`, `_`, `-`: metric names and categories become keys in reports. */
 const qualityName = z
   .string()
@@ -323,7 +343,7 @@ export const qualityScoredV1 = z
   })
   .refine(goldSetNamedWhole, GOLD_SET_HALF_NAMED);
 
-const completedFields = requestCompletedV3.shape;
+const completedFields = requestCompletedV4.shape;
 
 /**
  * The scored request as its request_completed recorded it. A score carries
@@ -380,14 +400,14 @@ export const budgetAlertedV1 = z.object({
 export const switchboardEvent = z.discriminatedUnion("event_type", [
   routeDecidedV2,
   attemptFailedV3,
-  requestCompletedV3,
+  requestCompletedV4,
   qualityScoredV2,
   budgetAlertedV1,
 ]);
 
 export type RouteDecided = z.infer<typeof routeDecidedV2>;
 export type AttemptFailed = z.infer<typeof attemptFailedV3>;
-export type RequestCompleted = z.infer<typeof requestCompletedV3>;
+export type RequestCompleted = z.infer<typeof requestCompletedV4>;
 export type QualityScored = z.infer<typeof qualityScoredV2>;
 export type BudgetAlerted = z.infer<typeof budgetAlertedV1>;
 export type SwitchboardEvent = z.infer<typeof switchboardEvent>;
@@ -397,7 +417,7 @@ export type EventType = SwitchboardEvent["event_type"];
 export const CURRENT_SCHEMAS = {
   route_decided: routeDecidedV2,
   attempt_failed: attemptFailedV3,
-  request_completed: requestCompletedV3,
+  request_completed: requestCompletedV4,
   quality_scored: qualityScoredV2,
   budget_alerted: budgetAlertedV1,
 } as const;
@@ -406,7 +426,12 @@ export const CURRENT_SCHEMAS = {
 export const ALL_SCHEMAS = {
   route_decided: { 1: routeDecidedV1, 2: routeDecidedV2 },
   attempt_failed: { 1: attemptFailedV1, 2: attemptFailedV2, 3: attemptFailedV3 },
-  request_completed: { 1: requestCompletedV1, 2: requestCompletedV2, 3: requestCompletedV3 },
+  request_completed: {
+    1: requestCompletedV1,
+    2: requestCompletedV2,
+    3: requestCompletedV3,
+    4: requestCompletedV4,
+  },
   quality_scored: { 1: qualityScoredV1, 2: qualityScoredV2 },
   budget_alerted: { 1: budgetAlertedV1 },
 } as const;

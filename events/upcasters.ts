@@ -61,6 +61,14 @@ const UPCASTERS: Record<EventType, Record<number, Upcaster>> = {
       finish_reason: null,
       vendor_finish_reason: null,
     }),
+    // v3 gateways priced every request at its card's standard rates and
+    // read no tier from the vendor.
+    3: (event) => ({
+      ...event,
+      schema_version: 4,
+      service_tier: "standard",
+      vendor_service_tier: null,
+    }),
   },
   quality_scored: {
     // v1 scores named only their request: its vendor, model, task and time

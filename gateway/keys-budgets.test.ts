@@ -161,7 +161,7 @@ describe("keys", () => {
     const response = await chat("sk-plain", { model: "direct", messages });
     expect(response.statusCode).toBe(200);
     expect(completed()).toMatchObject({
-      schema_version: 3,
+      schema_version: 4,
       key_id: "plain",
       team: "research",
       tags: ["batch", "eu"],

@@ -1,6 +1,6 @@
 import type { EventSink } from "../eventlog/ports.ts";
 import { eventTime, newEventId } from "../events/ids.ts";
-import type { ErrorClass, RequestCompleted } from "../events/schemas.ts";
+import type { ErrorClass, RequestCompleted, ServiceTier } from "../events/schemas.ts";
 import type { HeuristicScore } from "./answer-heuristics.ts";
 import type { Caller } from "./auth.ts";
 import type { Budgets } from "./budgets.ts";
@@ -30,7 +30,20 @@ export interface Outcome {
   warnings?: readonly string[];
   /** How the answer ended, when the vendor said so; none for a failure. */
   finish?: NeutralFinish | null;
+  /** The tier that served it, and the vendor's word for it; standard and none said when not given. */
+  serviceTier?: ServedTier;
 }
+
+/** The tier a request was served and billed at, and the vendor's own word for it. */
+export interface ServedTier {
+  tier: ServiceTier;
+  /** As the vendor sent it; null when it said none. */
+  vendorWord: string | null;
+  /** Why the tier billed is not the vendor's word (a word the price card has no tier for). */
+  warning?: string;
+}
+
+const STANDARD_UNSAID: ServedTier = { tier: "standard", vendorWord: null };
 
 /** request_completed v3 bounds response_model, which the vendor writes (events/schemas.ts). */
 const MAX_RESPONSE_MODEL_LENGTH = 256;
@@ -182,8 +195,11 @@ export class RequestLedger {
   completed(outcome: Outcome): CostQuote {
     if (this.completion !== null) throw new DuplicateCompletionError(this.context.requestId);
     const { caller, costs } = this.context;
-    const quote = costs.quote(outcome.target, outcome.usage, this.context.requestedAt);
+    const served = outcome.serviceTier ?? STANDARD_UNSAID;
+    const quote = costs.quote(outcome.target, outcome.usage, this.context.requestedAt, served.tier);
     const warnings = [...(outcome.warnings ?? [])];
+    if (served.warning) warnings.push(served.warning);
+    warnings.push(...quote.warnings);
     if (!quote.priceKnown && outcome.target) {
       warnings.push(
         `no price card for ${outcome.target.vendor}/${outcome.target.model} at ${new Date(this.context.requestedAt).toISOString()}: cost recorded as 0`,
@@ -195,7 +211,7 @@ export class RequestLedger {
       tenant_id: this.context.tenantId,
       request_id: this.context.requestId,
       event_type: "request_completed",
-      schema_version: 3,
+      schema_version: 4,
       task: this.context.task,
       request_model: this.context.requestModel,
       vendor: outcome.target?.vendor ?? null,
@@ -226,6 +242,8 @@ export class RequestLedger {
       ttft_ms: outcome.ttftMs,
       finish_reason: outcome.finish?.reason ?? null,
       vendor_finish_reason: outcome.finish?.vendorReason ?? null,
+      service_tier: served.tier,
+      vendor_service_tier: served.vendorWord,
     };
     this.sink.publish(completion);
     // Marked once published, before the budgets: their failure cannot bring a second one.

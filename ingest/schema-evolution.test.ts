@@ -1,5 +1,5 @@
 // Schema evolution through ingest: route_decided is at version 2,
-// attempt_failed and request_completed at 3, and older versions keep arriving
+// attempt_failed at 3, request_completed at 4, and older versions keep arriving
 // (old gateways, a replay of old topics). All land through the production
 // loader, the older ones upcast (events/upcasters.ts), each with what was
 // true when it was written.
@@ -31,13 +31,23 @@ function record(eventType: EventType, event: unknown): LogRecord {
   };
 }
 
+/** request_completed as a v3 gateway wrote it, before it recorded the service tier. */
+function requestCompletedAsV3(tenant: string, cost: string) {
+  const {
+    service_tier: _tier,
+    vendor_service_tier: _vendorTier,
+    ...v3
+  } = sampleRequestCompleted({ tenant_id: tenant, cost_usd: cost });
+  return { ...v3, schema_version: 3 };
+}
+
 /** request_completed as a v2 gateway wrote it, before it recorded how answers ended. */
 function requestCompletedAsV2(tenant: string, cost: string) {
   const {
     finish_reason: _finish,
     vendor_finish_reason: _vendorFinish,
     ...v2
-  } = sampleRequestCompleted({ tenant_id: tenant, cost_usd: cost });
+  } = requestCompletedAsV3(tenant, cost);
   return { ...v2, schema_version: 2 };
 }
 
@@ -61,7 +71,7 @@ function requestCompletedAsV1(tenant: string, cost: string) {
 }
 
 describe("schema evolution: older events after the current ones", () => {
-  it("stores v3 events as they are and v2 and v1 events upcast, through the same loader", async () => {
+  it("stores v4 events as they are and v3, v2 and v1 events upcast, through the same loader", async () => {
     const loader = new EventLoader(clickhouse.client, new RecordingSink());
     const tenant = "evolution";
     const current = [1, 2].map((index) =>
@@ -73,6 +83,8 @@ describe("schema evolution: older events after the current ones", () => {
         team: "search",
         tags: ["env:prod"],
         contract_id: "alpha-2026",
+        service_tier: "batch",
+        vendor_service_tier: "batch",
       }),
     );
     const stored = await loader.store([
@@ -80,19 +92,20 @@ describe("schema evolution: older events after the current ones", () => {
       record("request_completed", requestCompletedAsV1(tenant, "0.3")),
       record("request_completed", current[1]),
       record("request_completed", requestCompletedAsV2(tenant, "0.4")),
+      record("request_completed", requestCompletedAsV3(tenant, "0.5")),
     ]);
-    expect(stored.rows.request_completed).toBe(4);
+    expect(stored.rows.request_completed).toBe(5);
     expect(stored.deadLetters).toBe(0);
 
     const rows = await queryRows<Record<string, unknown>>(
       clickhouse.client,
       `SELECT toString(cost_usd) AS cost, toString(list_cost_usd) AS list, key_id, team, tags,
               contract_id, price_known, usage_source, finish_reason, vendor_finish_reason,
-              schema_version AS version
+              service_tier, vendor_service_tier, schema_version AS version
        FROM switchboard.request_completed FINAL WHERE tenant_id = {tenant:String} ORDER BY cost`,
       { tenant },
     );
-    const fromV3 = (cost: string, list: string) => ({
+    const fromV4 = (cost: string, list: string) => ({
       cost,
       list,
       key_id: "acme-prod",
@@ -103,7 +116,9 @@ describe("schema evolution: older events after the current ones", () => {
       usage_source: "reported",
       finish_reason: "stop",
       vendor_finish_reason: "stop",
-      version: 3,
+      service_tier: "batch",
+      vendor_service_tier: "batch",
+      version: 4,
     });
     const upcastFromV1 = {
       key_id: "",
@@ -114,15 +129,27 @@ describe("schema evolution: older events after the current ones", () => {
       usage_source: "reported",
       finish_reason: null,
       vendor_finish_reason: null,
-      version: 3,
+      // Before v4 every request was priced at its card's standard rates.
+      service_tier: "standard",
+      vendor_service_tier: null,
+      version: 4,
     };
     expect(rows).toEqual([
-      fromV3("0.1", "0.6"),
-      fromV3("0.2", "0.7"),
+      fromV4("0.1", "0.6"),
+      fromV4("0.2", "0.7"),
       // v1: no key, team or contract was known; list equals what was owed.
       { ...upcastFromV1, cost: "0.3", list: "0.3" },
       // v2: how the answer ended was not recorded.
       { ...upcastFromV1, cost: "0.4", list: "0.0000135", key_id: "acme-prod" },
+      // v3: the tier was not recorded.
+      {
+        ...upcastFromV1,
+        cost: "0.5",
+        list: "0.0000135",
+        key_id: "acme-prod",
+        finish_reason: "stop",
+        vendor_finish_reason: "stop",
+      },
     ]);
   });
 
@@ -189,7 +216,7 @@ describe("schema evolution: older events after the current ones", () => {
   it("dead-letters what cannot be brought to the current version, and keeps the rest of the batch", async () => {
     const loader = new EventLoader(clickhouse.client, new RecordingSink());
     const tenant = "evolution-bad";
-    const fromTheFuture = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 4 };
+    const fromTheFuture = { ...sampleRequestCompleted({ tenant_id: tenant }), schema_version: 5 };
     const { price_known: _known, ...withoutPriceKnown } = sampleRequestCompleted({
       tenant_id: tenant,
     });
@@ -208,7 +235,7 @@ describe("schema evolution: older events after the current ones", () => {
       { offsets: batch.slice(0, 2).map((one) => Number(one.offset)) },
     );
     expect(reasons.map((row) => row.reason)).toEqual([
-      "request_completed schema_version 4 is newer than 3",
+      "request_completed schema_version 5 is newer than 4",
       expect.stringMatching(/^invalid request_completed: price_known: /),
     ]);
   });

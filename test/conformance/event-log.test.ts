@@ -25,7 +25,7 @@ import { eventTime } from "../../events/ids.ts";
 import {
   type AttemptFailed,
   attemptFailedV3,
-  requestCompletedV3,
+  requestCompletedV4,
   type SwitchboardEvent,
 } from "../../events/schemas.ts";
 import { topicFor } from "../../events/topics.ts";
@@ -322,7 +322,7 @@ function validEvents(count: number): SwitchboardEvent[] {
       });
       return attemptFailedV3.parse(failed);
     }
-    return requestCompletedV3.parse(
+    return requestCompletedV4.parse(
       sampleRequestCompleted({ request_id: requestId, output_tokens: index }),
     );
   });

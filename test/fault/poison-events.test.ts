@@ -102,7 +102,7 @@ function poisons(): Poison[] {
     {
       name: "a version from the future",
       value: json({ ...valid, schema_version: 99 }),
-      reason: /schema_version 99 is newer than 3$/,
+      reason: /schema_version 99 is newer than 4$/,
     },
     {
       name: "version 0",
