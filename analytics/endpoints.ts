@@ -49,9 +49,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     produces: ["application/json"],
     examples: [
       curl("/v1/matrix?group_by=vendor,task"),
-      curl(
-        "/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=-7d",
-      ),
+      curl("/v1/matrix?group_by=day,vendor&task=extraction&metrics=all&from=-7d"),
       curl("/v1/matrix?group_by=model&metrics=requests,latency_ms_p99&quantile_method=exact"),
       curl(
         "/v1/matrix?group_by=team,vendor&metrics=requests,cost_usd,list_spend_usd,savings_vs_list_usd,unpriced_requests",
@@ -86,10 +84,7 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
     produces: ["application/json", "text/markdown", "text/csv", "text/html"],
     examples: [
       curl("/v1/vendors/sim-alpha/brief"),
-      curl(
-        "/v1/vendors/sim-alpha/brief?format=html&from=-7d",
-        " -o brief.html",
-      ),
+      curl("/v1/vendors/sim-alpha/brief?format=html&from=-7d", " -o brief.html"),
       curl("/v1/vendors/sim-alpha/brief?format=md&quality_metric=helpful&slo_ttft_p95_ms=800"),
     ],
   },
