@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import {
   type HeuristicScore,
   heuristicPlanFor,
+  heuristicScoresPublished,
   MAX_CAPTURED_CHARACTERS,
   type ObservedAnswer,
+  publishScores,
   type ScoredAnswer,
   StreamCapture,
   scoreAnswer,
@@ -307,5 +309,62 @@ describe("StreamCapture", () => {
     capture.neutral({ type: "text_delta", text: "y" });
     capture.neutral({ type: "finish", finishReason: "length" });
     expect(await metrics(capture.scored())).toEqual(["truncated"]);
+  });
+});
+
+describe("publishScores", () => {
+  const truncated: HeuristicScore = {
+    metric: "truncated",
+    value: bool(true),
+    comment: "cut",
+  } as HeuristicScore;
+  const valid: HeuristicScore = {
+    metric: "json_schema_valid",
+    value: bool(true),
+    comment: null,
+  } as HeuristicScore;
+
+  it("publishes the scores known at once now, and the schema check's when it comes", async () => {
+    const published: HeuristicScore[][] = [];
+    let deliver: (scores: HeuristicScore[]) => void = () => {};
+    const later = new Promise<HeuristicScore[]>((resolve) => {
+      deliver = resolve;
+    });
+    publishScores(
+      { now: [truncated], later },
+      { heuristicScores: (scores) => published.push([...scores]) },
+      { warn() {} },
+    );
+    expect(published).toEqual([[truncated]]);
+    deliver([valid]);
+    await heuristicScoresPublished();
+    expect(published).toEqual([[truncated], [valid]]);
+  });
+
+  it("logs, never throws, a late score the ledger can no longer take", async () => {
+    const warnings: string[] = [];
+    const ledger = {
+      heuristicScores(scores: readonly HeuristicScore[]) {
+        if (scores.includes(valid)) throw new Error("outbox closed");
+      },
+    };
+    publishScores({ now: [], later: Promise.resolve([valid]) }, ledger, {
+      warn: (_details, message) => warnings.push(message),
+    });
+    await heuristicScoresPublished();
+    expect(warnings).toEqual([
+      "a heuristic score (the JSON Schema check) came too late to be published",
+    ]);
+  });
+
+  it("stops waiting for a check after the time given", async () => {
+    publishScores(
+      { now: [], later: new Promise(() => {}) },
+      { heuristicScores() {} },
+      { warn() {} },
+    );
+    const started = performance.now();
+    await heuristicScoresPublished(50);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });

@@ -176,9 +176,20 @@ export function publishScores(
 
 const pendingPublications = new Set<Promise<void>>();
 
-/** Resolves once every schema check begun so far is published (tests, and a gateway closing). */
-export async function heuristicScoresPublished(): Promise<void> {
-  while (pendingPublications.size > 0) await Promise.allSettled([...pendingPublications]);
+/**
+ * Resolves once every schema check begun so far is published, or after
+ * `waitMs` (tests, and a gateway closing: its scores go out before the sink closes).
+ */
+export async function heuristicScoresPublished(waitMs = Number.POSITIVE_INFINITY): Promise<void> {
+  const deadline = performance.now() + waitMs;
+  while (pendingPublications.size > 0 && performance.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      if (Number.isFinite(waitMs)) timer = setTimeout(resolve, deadline - performance.now());
+    });
+    await Promise.race([Promise.allSettled([...pendingPublications]), timeout]);
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
 import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { newEventId } from "../events/ids.ts";
+import { heuristicScoresPublished } from "./answer-heuristics.ts";
 import { ApiKeys, authenticateOnRequest } from "./auth.ts";
 import { Budgets, type Clock } from "./budgets.ts";
 import { dispatchChat } from "./chat-dispatch.ts";
@@ -209,9 +210,14 @@ export function buildGateway({
   }
   app.addHook("onClose", async () => {
     await Promise.all([...upstreams.values()].map((upstream) => upstream.close()));
+    // Scores of JSON Schema checks still on the checker's thread, before the caller closes the sink.
+    await heuristicScoresPublished(SCORES_CLOSE_WAIT_MS);
   });
   return app;
 }
+
+/** How long closing waits for schema checks still running (each is bounded at 1 s). */
+const SCORES_CLOSE_WAIT_MS = 2_000;
 
 /** An unknown route's URL as its 404 quotes it: a URL may be as long as the header limit. */
 const MAX_QUOTED_URL_LENGTH = 200;
