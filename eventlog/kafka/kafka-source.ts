@@ -2,6 +2,15 @@ import type { Admin, Batch, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { defaultEventLogLogger } from "../logger.ts";
 import type { BatchHandler, EventSource, LogRecord, PartitionLag } from "../ports.ts";
+import {
+  type Assembly,
+  cutIntoRuns,
+  type Effect,
+  type Part,
+  type PartOutcome,
+  type Signal,
+  SourceMachine,
+} from "./source-machine.ts";
 
 export interface KafkaSourceOptions {
   group: string;
@@ -60,48 +69,22 @@ const REBALANCE_ERRORS = new Set([
   "NOT_COORDINATOR_FOR_GROUP",
 ]);
 
-/** A run of one partition's records from one fetch, waiting in an assembly. */
-interface PartitionPart {
-  topic: string;
-  partition: number;
+/** What the driver keeps with each part: the kafkajs batch it came from, and who waits on it. */
+interface PartHandle {
   payload: EachBatchPayload;
-  records: LogRecord[];
-  bytes: number;
-  /** What to commit once the part is stored: the offset after its last record. */
-  nextOffset: string;
-}
-
-type AssemblyOutcome = "committed" | "abandoned";
-
-/** Partition batches joined into one handler batch; every part waits for its outcome. */
-class Assembly {
-  readonly parts: PartitionPart[] = [];
-  records = 0;
-  bytes = 0;
-  timer: NodeJS.Timeout | undefined;
-  readonly outcome: Promise<AssemblyOutcome>;
-  settle!: (outcome: AssemblyOutcome) => void;
-
-  /** @param epoch the source's abandon count when this assembly opened (see KafkaSource.epoch). */
-  constructor(readonly epoch: number) {
-    this.outcome = new Promise((resolve) => {
-      this.settle = resolve;
-    });
-  }
-
-  add(part: PartitionPart): void {
-    this.parts.push(part);
-    this.records += part.records.length;
-    this.bytes += part.bytes;
-  }
-}
-
-function partitionKey(topic: string, partition: number): string {
-  return `${topic}/${partition}`;
+  settle(outcome: PartOutcome): void;
 }
 
 /**
  * The distributed event log's reader: one member of a consumer group.
+ *
+ * One loop, one owner. Every kafkajs callback (eachBatch, GROUP_JOIN,
+ * CRASH), timer (linger, restart, heartbeat) and promise (set-up, handler,
+ * commit, disconnect) only posts a Signal; `post` hands the signals one at a
+ * time to the SourceMachine (source-machine.ts), which holds all the state
+ * and answers with effects, performed here in order. The fields below are the
+ * resources those effects hold (the consumer, the timers, the batch in
+ * hand's abort), written only while performing an effect.
  *
  * Batching: a fetch asks for up to `maxBatchBytes` and the broker holds it
  * until that much is there or `maxBatchWaitMilliseconds` passed. kafkajs
@@ -112,7 +95,7 @@ function partitionKey(topic: string, partition: number): string {
  * returned: memory is bounded by one fetch, and while the handler retries
  * (ClickHouse down) the member stops fetching and only heartbeats.
  *
- * Order of steps, and what each guarantees:
+ * Order of steps, and what each guarantees (SourceMachine.storeNext):
  *  1. handler(records) resolves: the batch is stored.
  *  2. one OffsetCommit of last+1 for every partition in the batch
  *     (explicit; there is no auto-commit): only now does the group move on.
@@ -125,36 +108,24 @@ function partitionKey(topic: string, partition: number): string {
  * batch is stored, and its next reader finds the events already there.
  */
 export class KafkaSource implements EventSource {
-  private consumer: Consumer;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private restartDelayMilliseconds = FIRST_RESTART_DELAY_MILLISECONDS;
   private readonly options: KafkaSourceOptions;
   private readonly logger: Logger;
   private readonly maxBatchRecords: number;
   private readonly maxBatchBytes: number;
   private readonly heartbeatIntervalMilliseconds: number;
-  private handler: BatchHandler | undefined;
-  private started = false;
-  private stopping: Promise<void> | undefined;
-  private connecting: Promise<unknown> = Promise.resolve();
-  private settle: { resolve(): void; reject(error: unknown): void } | undefined;
-  private failure: unknown;
-  /** The assembly still taking partition batches. */
-  private open: Assembly | undefined;
-  /** Assemblies are stored one after another; this is the last one queued. */
-  private storing: Promise<void> = Promise.resolve();
-  /** Aborts the batch in the handler. */
-  private batchAbort: AbortController | undefined;
-  /** Partitions this member has committed; a rejoin does not seek them back to `startOffsets`. */
-  private readonly committedHere = new Set<string>();
-  private admin: Promise<Admin> | undefined;
-  /**
-   * Counts abandoned assemblies. An assembly opened before the last
-   * abandonment is abandoned too, unstored: it may hold a later run of a
-   * partition whose earlier run was just given up, and committing it would
-   * skip that run. kafkajs then fetches all of them again from the commits.
-   */
-  private epoch = 0;
+  private readonly machine: SourceMachine<PartHandle>;
+  private readonly lagReader: LagReader;
+  /** Signals posted while a signal is being handled wait here, in order. */
+  private readonly mailbox: Signal<PartHandle>[] = [];
+  private handling = false;
+  /** The consumer of the current generation (`connect` effect), and its set-up settling. */
+  private consumer: { generation: number; consumer: Consumer; setUp: Promise<void> } | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** The batch in the handler: its abort, and the heartbeat kept up while it runs. */
+  private inHand:
+    | { assembly: number; abort: AbortController; heartbeat: NodeJS.Timeout }
+    | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -166,17 +137,141 @@ export class KafkaSource implements EventSource {
     this.maxBatchRecords = options.maxBatchRecords ?? 20_000;
     this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.heartbeatIntervalMilliseconds = options.heartbeatIntervalMilliseconds ?? 3_000;
-    this.consumer = this.createConsumer();
+    this.machine = new SourceMachine({
+      maxBatchRecords: this.maxBatchRecords,
+      maxBatchBytes: this.maxBatchBytes,
+      startOffsets: options.startOffsets,
+      firstRestartDelayMilliseconds: FIRST_RESTART_DELAY_MILLISECONDS,
+      longestRestartDelayMilliseconds: LONGEST_RESTART_DELAY_MILLISECONDS,
+    });
+    this.lagReader = new LagReader(kafka, options.group, options.topics);
+  }
+
+  start(handler: BatchHandler): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.post({ type: "start", handler, waiter: { resolve, reject } });
+    });
+  }
+
+  /** Aborts the batch in the handler, commits it if it was stored anyway, leaves the group; then `start` resolves. */
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.post({ type: "stop", waiter: { resolve, reject } });
+    });
+  }
+
+  /** Log end offset minus the group's committed offset, per partition, from the brokers. */
+  lag(): Promise<PartitionLag[]> {
+    return this.lagReader.read();
+  }
+
+  /** The loop: each signal is handled to the end, its effects performed, before the next. */
+  private post(signal: Signal<PartHandle>): void {
+    this.mailbox.push(signal);
+    if (this.handling) return;
+    this.handling = true;
+    try {
+      for (let next = this.mailbox.shift(); next !== undefined; next = this.mailbox.shift()) {
+        for (const effect of this.machine.handle(next)) {
+          try {
+            this.perform(effect);
+          } catch (error) {
+            this.logger.error(
+              { err: error, group: this.options.group, effect: effect.type },
+              "kafka source: performing a step failed",
+            );
+          }
+        }
+      }
+    } finally {
+      this.handling = false;
+    }
+  }
+
+  private perform(effect: Effect<PartHandle>): void {
+    switch (effect.type) {
+      case "connect":
+        this.connect(effect.generation);
+        return;
+      case "disconnect":
+        if (this.consumer?.generation === effect.generation) {
+          void this.consumer.consumer.disconnect().catch(() => {});
+        }
+        return;
+      case "seek":
+        if (this.consumer?.generation === effect.generation) {
+          const { topic, partition, offset } = effect;
+          this.consumer.consumer.seek({ topic, partition, offset });
+        }
+        return;
+      case "armLinger": {
+        clearTimeout(this.lingerTimer);
+        const assembly = effect.assembly;
+        this.lingerTimer = setTimeout(
+          () => this.post({ type: "lingerElapsed", assembly }),
+          ASSEMBLY_LINGER_MILLISECONDS,
+        );
+        return;
+      }
+      case "disarmLinger":
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = undefined;
+        return;
+      case "store":
+        this.store(effect.assembly, effect.handler);
+        return;
+      case "abortStore":
+        if (this.inHand?.assembly === effect.assembly) {
+          if (effect.reason === "rebalance") {
+            this.logger.warn(
+              { group: this.options.group, reason: effect.cause },
+              "kafka source: the group is rebalancing; giving up the batch in hand uncommitted",
+            );
+          }
+          this.inHand.abort.abort(effect.cause);
+        }
+        return;
+      case "commit":
+        this.commit(effect.assembly);
+        return;
+      case "settleParts":
+        for (const part of effect.parts) part.handle.settle(effect.outcome);
+        return;
+      case "scheduleRestart":
+        this.logger.error(
+          { err: effect.error, group: this.options.group, restartInMs: effect.delayMilliseconds },
+          "kafka source: the consumer crashed; starting a new one from the last commit",
+        );
+        clearTimeout(this.restartTimer);
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = undefined;
+          this.post({ type: "restartDue" });
+        }, effect.delayMilliseconds);
+        return;
+      case "cancelRestart":
+        clearTimeout(this.restartTimer);
+        this.restartTimer = undefined;
+        return;
+      case "leaveGroup":
+        this.leaveGroup();
+        return;
+      case "resolve":
+        effect.waiter.resolve();
+        return;
+      case "reject":
+        effect.waiter.reject(effect.error);
+        return;
+    }
   }
 
   /**
-   * A kafkajs consumer for this member. kafkajs's own restart after a crash
-   * is turned off: it restarts only on errors it calls retriable, and a
-   * restart whose group join then fails (the coordinator not yet back after a
-   * broker restart) is lost as an unhandled rejection. This source restarts
-   * instead (`restartAfterCrash`), on every crash, with backoff.
+   * A kafkajs consumer for this member, connected, subscribed and run.
+   * kafkajs's own restart after a crash is turned off: it restarts only on
+   * errors it calls retriable, and a restart whose group join then fails (the
+   * coordinator not yet back after a broker restart) is lost as an unhandled
+   * rejection. The machine restarts instead, on every crash, with backoff.
    */
-  private createConsumer(): Consumer {
+  private connect(generation: number): void {
     const consumer = this.kafka.consumer({
       groupId: this.options.group,
       sessionTimeout: this.options.sessionTimeoutMilliseconds ?? 30_000,
@@ -192,70 +287,166 @@ export class KafkaSource implements EventSource {
       retry: { restartOnFailure: async () => false },
     });
     consumer.on(consumer.events.CRASH, (event) => {
-      this.restartAfterCrash(consumer, event.payload.error);
+      this.post({ type: "crashed", generation, error: event.payload.error });
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      this.restartDelayMilliseconds = FIRST_RESTART_DELAY_MILLISECONDS;
-      this.seekToStartOffsets(event.payload.memberAssignment);
+      this.post({ type: "groupJoined", generation, assignment: event.payload.memberAssignment });
     });
-    return consumer;
-  }
-
-  start(handler: BatchHandler): Promise<void> {
-    if (this.started) return Promise.reject(new Error("source already started"));
-    this.started = true;
-    if (this.stopping) return Promise.reject(new Error("source is closed"));
-    this.handler = handler;
-    const stopped = new Promise<void>((resolve, reject) => {
-      this.settle = { resolve, reject };
+    const setUp = (async () => {
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: this.options.topics,
+        fromBeginning: this.options.fromBeginning ?? true,
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 64,
+        eachBatch: (payload) => this.onPartitionBatch(generation, payload),
+      });
+    })().catch((error: unknown) => {
+      this.post({ type: "setUpFailed", generation, error });
     });
-    this.run();
-    return stopped;
-  }
-
-  /** Connects, joins and consumes with the current consumer; a failure to get there is a crash. */
-  private run(): void {
-    const consumer = this.consumer;
-    const running = this.subscribeAndRun(consumer);
-    // stop() waits for the set-up to settle before it disconnects.
-    this.connecting = running.catch(() => {});
-    running.catch((error: unknown) => {
-      void consumer.disconnect().catch(() => {});
-      this.restartAfterCrash(consumer, error);
-    });
+    this.consumer = { generation, consumer, setUp };
   }
 
   /**
-   * A consumer that crashed (or never got going) is replaced by a new one
-   * after a backoff (1 s doubling to 30 s), for as long as it takes: a broker
-   * outage is waited out, not turned into a failed ingest. Nothing is lost:
-   * the new consumer starts at the group's last commit, which follows the
-   * last stored batch.
+   * kafkajs's eachBatch: the batch, cut into runs that fit the batch bounds,
+   * goes to the machine; this returns once its runs are committed (each
+   * resolved in turn), or at the first one given up — kafkajs then fetches
+   * the rest again from the last commit, if this member still owns the
+   * partition.
    */
-  private restartAfterCrash(crashed: Consumer, error: unknown): void {
-    if (this.stopping !== undefined || crashed !== this.consumer) return;
-    const delay = this.restartDelayMilliseconds;
-    this.restartDelayMilliseconds = Math.min(delay * 2, LONGEST_RESTART_DELAY_MILLISECONDS);
-    this.logger.error(
-      { err: error, group: this.options.group, restartInMs: delay },
-      "kafka source: the consumer crashed; starting a new one from the last commit",
+  private async onPartitionBatch(generation: number, payload: EachBatchPayload): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const waiting = cutIntoRuns(
+      toLogRecords(batch),
+      batch.lastOffset(),
+      this.maxBatchRecords,
+      this.maxBatchBytes,
+    ).map((run) => {
+      let settle!: (outcome: PartOutcome) => void;
+      const outcome = new Promise<PartOutcome>((resolve) => {
+        settle = resolve;
+      });
+      const part: Part<PartHandle> = {
+        topic: batch.topic,
+        partition: batch.partition,
+        ...run,
+        handle: { payload, settle },
+      };
+      return { part, outcome };
+    });
+    this.post({ type: "partsArrived", generation, parts: waiting.map(({ part }) => part) });
+    for (const { part, outcome } of waiting) {
+      if ((await outcome) !== "committed") return;
+      payload.resolveOffset((BigInt(part.nextOffset) - 1n).toString());
+    }
+  }
+
+  /** Runs the handler on the assembly, heartbeating meanwhile; its outcome comes back as a signal. */
+  private store(assembly: Assembly<PartHandle>, handler: BatchHandler): void {
+    const abort = new AbortController();
+    const heartbeat = (assembly.parts[0] as Part<PartHandle>).handle.payload.heartbeat;
+    // kafkajs only heartbeats between batches; a long handler must not look
+    // like a dead member, or its partitions move and the batch runs twice.
+    const heartbeatTimer = setInterval(() => {
+      heartbeat().catch((error: unknown) => {
+        const type = (error as { type?: string }).type;
+        if (type !== undefined && REBALANCE_ERRORS.has(type)) {
+          this.post({ type: "rebalanceNoticed", assembly: assembly.id, reason: type });
+        } else {
+          this.logger.debug({ err: error }, "kafka source: heartbeat during a batch failed");
+        }
+      });
+    }, this.heartbeatIntervalMilliseconds);
+    this.inHand = { assembly: assembly.id, abort, heartbeat: heartbeatTimer };
+    const records =
+      assembly.parts.length === 1
+        ? (assembly.parts[0] as Part<PartHandle>).records
+        : assembly.parts.flatMap((part) => part.records);
+    const finished = (): void => {
+      clearInterval(heartbeatTimer);
+      if (this.inHand?.assembly === assembly.id) this.inHand = undefined;
+    };
+    // Called inside a promise so that a handler throwing at once rejects like one that fails later.
+    Promise.resolve()
+      .then(() => handler(records, { signal: abort.signal }))
+      .then(
+        () => {
+          finished();
+          this.post({ type: "stored", assembly: assembly.id });
+        },
+        (error: unknown) => {
+          finished();
+          this.post({ type: "storeFailed", assembly: assembly.id, error });
+        },
+      );
+  }
+
+  /**
+   * The batch is stored → commit last+1 of each of its partitions in one
+   * request. This goes through a batch's own commit, which (unlike
+   * consumer.commitOffsets) still commits while close() waits for the batch.
+   */
+  private commit(assembly: Assembly<PartHandle>): void {
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const part of assembly.parts) {
+      const partitions = byTopic.get(part.topic) ?? [];
+      partitions.push({ partition: part.partition, offset: part.nextOffset });
+      byTopic.set(part.topic, partitions);
+    }
+    const first = assembly.parts[0] as Part<PartHandle>;
+    Promise.resolve()
+      .then(() =>
+        first.handle.payload.commitOffsetsIfNecessary({
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        }),
+      )
+      .then(
+        () => this.post({ type: "committed", assembly: assembly.id }),
+        (error: unknown) => {
+          this.logger.warn(
+            { err: error, group: this.options.group, records: assembly.records },
+            "kafka source: the batch is stored but its commit was refused (rebalance or broker); " +
+              "it will be read again and its events found already stored",
+          );
+          this.post({ type: "commitRefused", assembly: assembly.id, error });
+        },
+      );
+  }
+
+  /**
+   * Waits for the consumer's set-up to settle, disconnects it (kafkajs waits
+   * for the batch in eachBatch, so a batch stored meanwhile is committed
+   * first), then the lag client; the machine then settles `start`. The
+   * machine asks for this once.
+   */
+  private leaveGroup(): void {
+    const current = this.consumer;
+    void (async () => {
+      await current?.setUp;
+      await current?.consumer.disconnect();
+      await this.lagReader.close();
+    })().then(
+      () => this.post({ type: "left" }),
+      (error: unknown) => this.post({ type: "left", error }),
     );
-    this.batchAbort?.abort(error);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.stopping !== undefined) return;
-      this.consumer = this.createConsumer();
-      this.run();
-    }, delay);
   }
+}
 
-  /** Aborts the batch in the handler, commits it if it was stored anyway, leaves the group; then `start` resolves. */
-  async close(): Promise<void> {
-    await this.stop(undefined);
-  }
+/** The group's lag, asked of the brokers through an admin client made on first use. */
+class LagReader {
+  private admin: Promise<Admin> | undefined;
 
-  /** Log end offset minus the group's committed offset, per partition, from the brokers. */
-  async lag(): Promise<PartitionLag[]> {
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly group: string,
+    private readonly topics: string[],
+  ) {}
+
+  async read(): Promise<PartitionLag[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -264,13 +455,17 @@ export class KafkaSource implements EventSource {
       );
     });
     try {
-      return await Promise.race([this.queryLag(), timeout]);
+      return await Promise.race([this.query(), timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async queryLag(): Promise<PartitionLag[]> {
+  async close(): Promise<void> {
+    await (await this.admin?.catch(() => undefined))?.disconnect();
+  }
+
+  private async query(): Promise<PartitionLag[]> {
     this.admin ??= (async () => {
       const admin = this.kafka.admin({ retry: { retries: 1 } });
       await admin.connect();
@@ -280,10 +475,7 @@ export class KafkaSource implements EventSource {
       throw error;
     });
     const admin = await this.admin;
-    const committed = await admin.fetchOffsets({
-      groupId: this.options.group,
-      topics: this.options.topics,
-    });
+    const committed = await admin.fetchOffsets({ groupId: this.group, topics: this.topics });
     const lags: PartitionLag[] = [];
     for (const { topic, partitions } of committed) {
       const ends = await admin.fetchTopicOffsets(topic);
@@ -298,219 +490,6 @@ export class KafkaSource implements EventSource {
       }
     }
     return lags;
-  }
-
-  private async subscribeAndRun(consumer: Consumer): Promise<void> {
-    await consumer.connect();
-    await consumer.subscribe({
-      topics: this.options.topics,
-      fromBeginning: this.options.fromBeginning ?? true,
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 64,
-      eachBatch: (payload) => this.handlePartitionBatch(payload),
-    });
-  }
-
-  private seekToStartOffsets(assignment: Record<string, number[]>): void {
-    const startOffsets = this.options.startOffsets;
-    if (startOffsets === undefined) return;
-    for (const [topic, partitions] of Object.entries(assignment)) {
-      for (const partition of partitions) {
-        const key = partitionKey(topic, partition);
-        const offset = startOffsets.get(key);
-        if (offset !== undefined && !this.committedHere.has(key)) {
-          this.consumer.seek({ topic, partition, offset });
-        }
-      }
-    }
-  }
-
-  /**
-   * kafkajs's eachBatch: joins the assembly (cut into runs that fit the batch
-   * bounds) and returns once its runs are committed, or one is given up.
-   */
-  private async handlePartitionBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, isRunning, isStale } = payload;
-    if (this.stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
-    const joined: { assembly: Assembly; part: PartitionPart }[] = [];
-    for (const part of this.cutIntoParts(batch, payload)) {
-      joined.push({ assembly: this.join(part), part });
-    }
-    for (const { assembly, part } of joined) {
-      // Returning without resolving (abandoned) makes kafkajs fetch the rest
-      // again from the last commit, if this member still owns the partition.
-      if ((await assembly.outcome) !== "committed") return;
-      payload.resolveOffset((BigInt(part.nextOffset) - 1n).toString());
-    }
-  }
-
-  /** The batch's records in runs of at most maxBatchRecords and maxBatchBytes (one record at least). */
-  private cutIntoParts(batch: Batch, payload: EachBatchPayload): PartitionPart[] {
-    const records = toLogRecords(batch);
-    const parts: PartitionPart[] = [];
-    let start = 0;
-    while (start < records.length) {
-      let end = start;
-      let bytes = 0;
-      while (end < records.length && end - start < this.maxBatchRecords) {
-        const recordBytes = (records[end] as LogRecord).value.length;
-        if (end > start && bytes + recordBytes > this.maxBatchBytes) break;
-        bytes += recordBytes;
-        end += 1;
-      }
-      const last = end === records.length;
-      parts.push({
-        topic: batch.topic,
-        partition: batch.partition,
-        payload,
-        records: start === 0 && last ? records : records.slice(start, end),
-        bytes,
-        // The last run commits past the batch's end, which may be a control record.
-        nextOffset: (
-          BigInt(last ? batch.lastOffset() : (records[end - 1] as LogRecord).offset) + 1n
-        ).toString(),
-      });
-      start = end;
-    }
-    return parts;
-  }
-
-  private join(part: PartitionPart): Assembly {
-    let assembly = this.open;
-    if (
-      assembly !== undefined &&
-      (assembly.records + part.records.length > this.maxBatchRecords ||
-        assembly.bytes + part.bytes > this.maxBatchBytes)
-    ) {
-      this.seal(assembly);
-      assembly = undefined;
-    }
-    if (assembly === undefined) {
-      assembly = new Assembly(this.epoch);
-      this.open = assembly;
-      const opened = assembly;
-      opened.timer = setTimeout(() => this.seal(opened), ASSEMBLY_LINGER_MILLISECONDS);
-    }
-    assembly.add(part);
-    if (assembly.records >= this.maxBatchRecords || assembly.bytes >= this.maxBatchBytes) {
-      this.seal(assembly);
-    }
-    return assembly;
-  }
-
-  /** No more parts join; the assembly is stored after those queued before it. */
-  private seal(assembly: Assembly): void {
-    clearTimeout(assembly.timer);
-    if (this.open !== assembly) return;
-    this.open = undefined;
-    this.storing = this.storing.then(() => this.store(assembly));
-  }
-
-  private async store(assembly: Assembly): Promise<void> {
-    const handler = this.handler;
-    if (this.stopping || handler === undefined || assembly.epoch !== this.epoch) {
-      this.abandon(assembly);
-      return;
-    }
-    const abort = new AbortController();
-    this.batchAbort = abort;
-    const heartbeat = (assembly.parts[0] as PartitionPart).payload.heartbeat;
-    // kafkajs only heartbeats between batches; a long handler must not look
-    // like a dead member, or its partitions move and the batch runs twice.
-    const heartbeatTimer = setInterval(() => {
-      heartbeat().catch((error: unknown) => {
-        const type = (error as { type?: string }).type;
-        if (type !== undefined && REBALANCE_ERRORS.has(type)) {
-          if (!abort.signal.aborted) {
-            this.logger.warn(
-              { group: this.options.group, reason: type },
-              "kafka source: the group is rebalancing; giving up the batch in hand uncommitted",
-            );
-          }
-          abort.abort(error);
-        } else {
-          this.logger.debug({ err: error }, "kafka source: heartbeat during a batch failed");
-        }
-      });
-    }, this.heartbeatIntervalMilliseconds);
-    const records =
-      assembly.parts.length === 1
-        ? (assembly.parts[0] as PartitionPart).records
-        : assembly.parts.flatMap((part) => part.records);
-    try {
-      await handler(records, { signal: abort.signal });
-    } catch (error) {
-      this.abandon(assembly);
-      // Given up on request (close, rebalance): not a failure of the source.
-      if (!abort.signal.aborted) void this.stop(error);
-      return;
-    } finally {
-      clearInterval(heartbeatTimer);
-      if (this.batchAbort === abort) this.batchAbort = undefined;
-    }
-    await this.commit(assembly);
-  }
-
-  /**
-   * The batch is stored → commit last+1 of each of its partitions in one
-   * request. This goes through a batch's own commit, which (unlike
-   * consumer.commitOffsets) still commits while close() waits for the batch.
-   */
-  private async commit(assembly: Assembly): Promise<void> {
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const part of assembly.parts) {
-      const partitions = byTopic.get(part.topic) ?? [];
-      partitions.push({ partition: part.partition, offset: part.nextOffset });
-      byTopic.set(part.topic, partitions);
-    }
-    const first = assembly.parts[0] as PartitionPart;
-    try {
-      await first.payload.commitOffsetsIfNecessary({
-        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-      });
-    } catch (error) {
-      this.logger.warn(
-        { err: error, group: this.options.group, records: assembly.records },
-        "kafka source: the batch is stored but its commit was refused (rebalance or broker); " +
-          "it will be read again and its events found already stored",
-      );
-      this.abandon(assembly);
-      return;
-    }
-    for (const part of assembly.parts) {
-      this.committedHere.add(partitionKey(part.topic, part.partition));
-    }
-    assembly.settle("committed");
-  }
-
-  private abandon(assembly: Assembly): void {
-    if (assembly.epoch === this.epoch) this.epoch += 1;
-    assembly.settle("abandoned");
-  }
-
-  /** Leaves the group and settles `start`: resolved for a close, rejected with the first failure. */
-  private stop(error: unknown): Promise<void> {
-    if (error !== undefined && this.failure === undefined) this.failure = error;
-    if (this.stopping === undefined) {
-      this.batchAbort?.abort(new Error("the source is closing"));
-      clearTimeout(this.restartTimer);
-      this.stopping = this.connecting
-        .then(() => this.consumer.disconnect())
-        .then(async () => {
-          await (await this.admin?.catch(() => undefined))?.disconnect();
-        })
-        .then(
-          () => {
-            if (this.failure === undefined) this.settle?.resolve();
-            else this.settle?.reject(this.failure);
-          },
-          (disconnectError: unknown) => this.settle?.reject(this.failure ?? disconnectError),
-        );
-    }
-    return this.stopping;
   }
 }
 
