@@ -2,6 +2,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { buildAnalytics } from "../analytics/app.ts";
+import { DEFAULT_EXPORT_OPTIONS } from "../analytics/export/export-stream.ts";
+import type { FocusPrice } from "../analytics/export/focus-prices.ts";
 import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts";
 import { migrate } from "../clickhouse/migrate.ts";
 import { openEventLog } from "../eventlog/index.ts";
@@ -18,6 +20,7 @@ import { IngestMetrics } from "../ingest/ingest-metrics.ts";
 import { EventLoader } from "../ingest/loader.ts";
 import { type ReplaySummary, replay } from "../ingest/replay.ts";
 import type { SwitchboardConfig } from "./config.ts";
+import { focusPricesOf } from "./focus-prices.ts";
 import { describeBoundAddresses } from "./public-address.ts";
 
 /** Something started that must be stopped, in reverse order, on shutdown. */
@@ -211,6 +214,7 @@ export async function startAnalytics(
     logger: logger.child({ role: "analytics" }),
     tokens: config.analytics.tokens,
     slo: config.analytics.slo,
+    exportOptions: { ...DEFAULT_EXPORT_OPTIONS, focusPrices: focusPricesFor(config, logger) },
   });
   if (metrics) app.get("/metrics", metricsRoute(metrics));
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
@@ -218,6 +222,23 @@ export async function startAnalytics(
     `analytics listening on ${describeBoundAddresses(app.addresses())} (GET ${url}/v1/matrix)`,
   );
   return { url, stop: () => app.close() };
+}
+
+/**
+ * The FOCUS export's unit prices, from the gateway's price catalog and
+ * contracts. Without them (an analytics host without the catalog file) the
+ * export still answers, each priced request one row with its recorded cost,
+ * and the log says why.
+ */
+function focusPricesFor(config: SwitchboardConfig, logger: Logger): FocusPrice[] {
+  try {
+    return focusPricesOf(config.gateway.price_catalog, config.gateway.contracts);
+  } catch (error) {
+    logger.warn(
+      `FOCUS export without unit prices (each priced request one row, unsplit): ${(error as Error).message}`,
+    );
+    return [];
+  }
 }
 
 /** Opens ClickHouse and applies pending migrations. */

@@ -5,10 +5,24 @@
 // Key and team are stored as '' when the event had none and exported as
 // null, as the event carried them. Candidate scores are decimals in an array
 // beside `candidates`, index for index (0008 says why they are apart).
-import { FOCUS_SELECT } from "./focus.ts";
+import { FOCUS_FROM, FOCUS_SELECT } from "./focus.ts";
+import { type FocusPrice, focusPricesParameter } from "./focus-prices.ts";
+
+/** What a dataset's SQL may be bound to beyond tenant and time. */
+export interface ExportContext {
+  /** The unit prices the FOCUS rows are split by (focus-prices.ts); none leaves every priced request unsplit. */
+  focusPrices?: readonly FocusPrice[];
+}
 
 export interface ExportDataset {
   table: string;
+  /**
+   * The FROM of a page's rows when more than `table` (joins, ARRAY JOIN);
+   * page planning counts `table`'s rows.
+   */
+  rowsFrom?: string;
+  /** The query parameters `rowsFrom` and `columns` name. */
+  parameters?: (context: ExportContext) => Record<string, unknown>;
   /** The SELECT list; `ingested_at` and `event_id` are in every table for ordering. */
   columns: string;
   /** A filter every row of the dataset meets, beyond tenant and time. */
@@ -53,13 +67,18 @@ export const EXPORT_DATASETS = {
   },
   focus: {
     table: "switchboard.request_completed",
+    rowsFrom: FOCUS_FROM,
     columns: FOCUS_SELECT,
+    parameters: (context) => ({ focus_prices: focusPricesParameter(context.focusPrices ?? []) }),
     // A request no vendor was tried for has no provider and costs nothing: not a charge.
     where: "vendor != ''",
     // A FOCUS row is about 780 bytes of Arrow (descriptions, SKU ids, tags
     // JSON), 2.7 times a request's. Pages of 200,000 were at most a fifth
-    // faster than of 100,000 and took some 500 MB more at their peak.
-    maxPageRows: 100_000,
+    // faster than of 100,000 and took some 500 MB more at their peak. Pages
+    // count requests, and a request is up to six rows (a class each), most
+    // often two or three: 40,000 requests make about 100,000 rows (sized by
+    // that arithmetic, not yet measured like the figures above).
+    maxPageRows: 40_000,
   },
 } as const satisfies Record<string, ExportDataset>;
 

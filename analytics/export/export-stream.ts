@@ -5,11 +5,16 @@ import type { ClickHouseClient } from "../../clickhouse/client.ts";
 import type { TenantScope } from "../access.ts";
 import { isTextType, neutraliseCellSql } from "../csv-injection.ts";
 import { type ExportCursor, encodeCursor } from "./cursor.ts";
-import { EXPORT_DATASETS, type ExportDataset, type ExportDatasetName } from "./datasets.ts";
+import {
+  EXPORT_DATASETS,
+  type ExportContext,
+  type ExportDataset,
+  type ExportDatasetName,
+} from "./datasets.ts";
 import { ArrowStreamJoiner, EXPORT_FORMATS, type ExportFormat } from "./formats.ts";
 import { type Page, planPages } from "./page-plan.ts";
 
-export interface ExportOptions {
+export interface ExportOptions extends ExportContext {
   /** Rows per page query: one ClickHouse result; a response holds at most two in memory. */
   pageRows: number;
   /** How far behind ClickHouse's clock a response stops (see cursor.ts). */
@@ -89,9 +94,11 @@ async function clickhouseNowMs(clickhouse: ClickHouseClient): Promise<number> {
 async function csvSafeSelectList(
   clickhouse: ClickHouseClient,
   dataset: ExportDataset,
+  datasetParams: Record<string, unknown>,
 ): Promise<string> {
   const result = await clickhouse.query({
-    query: `DESCRIBE (SELECT ${dataset.columns} FROM ${dataset.table})`,
+    query: `DESCRIBE (SELECT ${dataset.columns} FROM ${dataset.rowsFrom ?? dataset.table})`,
+    query_params: datasetParams,
     format: "JSONEachRow",
   });
   const columns = await result.json<{ name: string; type: string }>();
@@ -162,12 +169,20 @@ export async function prepareExport(
       ? await planPages(describeRange, countBySlot, { start, end: horizon }, pageRows, rowLimit)
       : { pages: [], end: start, complete: true };
 
+  const rowsFrom = (dataset as ExportDataset).rowsFrom ?? dataset.table;
+  const datasetParams = (dataset as ExportDataset).parameters?.(options) ?? {};
   // CSV only: the text columns neutralised against CSV injection, by type.
   const csvSelect =
-    request.format === "csv" ? await csvSafeSelectList(clickhouse, dataset as ExportDataset) : null;
+    request.format === "csv"
+      ? await csvSafeSelectList(clickhouse, dataset as ExportDataset, datasetParams)
+      : null;
 
   const pageBytes = async (page: Page, clickhouseFormat: string): Promise<Buffer> => {
-    const params: Record<string, unknown> = { range_start: page.start, range_end: page.end };
+    const params: Record<string, unknown> = {
+      ...datasetParams,
+      range_start: page.start,
+      range_end: page.end,
+    };
     const where = whereSql(request, params);
     // No FINAL here, unlike the matrix. FINAL would collapse a duplicate into
     // its latest copy, which lies in a later page, so a row already delivered
@@ -179,11 +194,11 @@ export async function prepareExport(
     const rows = csvSelect
       ? `SELECT ${csvSelect}
          FROM (SELECT ${dataset.columns}, ingested_at AS export_position
-               FROM ${dataset.table}
+               FROM ${rowsFrom}
                WHERE ${where})
          ORDER BY export_position`
       : `SELECT ${dataset.columns}
-         FROM ${dataset.table}
+         FROM ${rowsFrom}
          WHERE ${where}
          ORDER BY ingested_at`;
     const { stream } = await clickhouse.exec({

@@ -11,13 +11,18 @@ import { freshClickHouse, type TestClickHouse } from "../../test/fixtures/clickh
 import { openDuckDb, sqlString, type TestDuckDb } from "../../test/fixtures/duckdb.ts";
 import { FOCUS_SPEC } from "../../test/fixtures/focus-spec.ts";
 import { handLedger } from "../../test/fixtures/hand-ledger.ts";
+import { HAND_LEDGER_PRICES } from "../../test/fixtures/hand-ledger-prices.ts";
 import { loadEvents } from "../../test/fixtures/load-events.ts";
 import { sampleRequestCompleted } from "../../test/fixtures/sample-events.ts";
 import { buildAnalytics } from "../app.ts";
 
 const success = { status: "success", http_status: 200, error_class: null } as const;
 
-/** Beyond the hand ledger: cache reads and writes, reasoning, a contract, an unpriced model. */
+/**
+ * Beyond the hand ledger: cache reads and writes and reasoning priced apart
+ * under a contract (c1), an unpriced model (c2), a per-request fee (c3). The
+ * costs are what hand-ledger-prices.ts gives.
+ */
 const EXTRA_REQUESTS = [
   sampleRequestCompleted({
     ...success,
@@ -31,8 +36,9 @@ const EXTRA_REQUESTS = [
     cache_write_input_tokens: 1500,
     output_tokens: 800,
     reasoning_tokens: 600,
-    list_cost_usd: "0.012345678901234567",
-    cost_usd: "0.009876543120987654",
+    // 500 × 0.001 + 3000 × 0.001 + 1500 × 0.00125 + 200 × 0.0025 + 600 × 0.003, then 20% off.
+    list_cost_usd: "7.675",
+    cost_usd: "6.14",
     tags: ["prod", "cache"],
   }),
   sampleRequestCompleted({
@@ -49,6 +55,17 @@ const EXTRA_REQUESTS = [
     team: null,
     key_id: null,
   }),
+  sampleRequestCompleted({
+    ...success,
+    request_id: "c3",
+    occurred_at: "2026-11-21T08:00:00.000Z",
+    vendor: "gamma",
+    model: "m3",
+    input_tokens: 1000,
+    output_tokens: 100,
+    list_cost_usd: "0.013",
+    cost_usd: "0.013",
+  }),
 ];
 
 let clickhouse: TestClickHouse;
@@ -63,7 +80,7 @@ beforeAll(async () => {
   app = buildAnalytics({
     clickhouse: clickhouse.client,
     logger: pino({ level: "silent" }),
-    exportOptions: { pageRows: 1000, settleMs: 0 },
+    exportOptions: { pageRows: 1000, settleMs: 0, focusPrices: HAND_LEDGER_PRICES },
   });
   duck = await openDuckDb();
   const pull = async (format: string) => {
@@ -120,9 +137,10 @@ const PARQUET_TYPE = {
 describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
   it("reads the spec's 57 columns and the export's rows in both formats", async () => {
     expect(spec).toHaveLength(57);
-    // Six requests of the hand ledger and two more; no request without a vendor.
-    expect(await count("SELECT count(*) AS n FROM csv_text")).toBe(8);
-    expect(await count("SELECT count(*) AS n FROM parquet")).toBe(8);
+    // The hand ledger's six requests in 11 rows, c1 in five (every class but
+    // the fee), c2 in two, c3 in three (input, output, the fee).
+    expect(await count("SELECT count(*) AS n FROM csv_text")).toBe(21);
+    expect(await count("SELECT count(*) AS n FROM parquet")).toBe(21);
   });
 
   it("has every mandatory column, and names only FOCUS columns or x_ ones, in both formats", async () => {
@@ -173,8 +191,8 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
       ).toBe(0);
     }
     // Nullable columns that are null somewhere read as nulls, not text.
-    expect(await count("SELECT count(*) AS n FROM csv_text WHERE ChargeClass IS NULL")).toBe(8);
-    expect(await count("SELECT count(*) AS n FROM csv_text WHERE x_ContractId IS NULL")).toBe(5);
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE ChargeClass IS NULL")).toBe(21);
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE x_ContractId IS NULL")).toBe(11);
   });
 
   it("uses only the spec's allowed values", async () => {
@@ -256,7 +274,7 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
       if (parquetType.endsWith("[]")) continue;
       const differing = await duck.rows(
         `SELECT c.x_EventId, c.${column} AS csv, ${parquetValue}::VARCHAR AS parquet
-         FROM csv_text c JOIN parquet p USING (x_EventId)
+         FROM csv_text c JOIN parquet p USING (x_EventId, x_UsageClass)
          WHERE ${csvValue} IS DISTINCT FROM ${parquetValue} LIMIT 3`,
       );
       expect(differing, name).toEqual([]);
@@ -270,29 +288,85 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
                   AND PricingCurrencyEffectiveCost = EffectiveCost AND PricingCurrency = BillingCurrency)`,
     );
     expect(broken).toEqual([]);
-    // A unit price, where given, times the pricing quantity is the cost, exactly.
-    const names = await columnsOf("parquet");
-    for (const [price, cost] of [
-      ["ListUnitPrice", "ListCost"],
-      ["ContractedUnitPrice", "ContractedCost"],
-    ] as const) {
-      if (!names.has(price)) continue;
-      expect(
-        await count(
-          `SELECT count(*) AS n FROM parquet
-           WHERE ${price} IS NOT NULL AND ${price} * PricingQuantity != ${cost}`,
-        ),
-        price,
-      ).toBe(0);
-    }
-    // An unpriced model costs nothing, and says so.
-    const unpriced = await duck.rows(
-      `SELECT x_RequestId, ListCost::VARCHAR AS list, BilledCost::VARCHAR AS billed
-       FROM parquet WHERE NOT x_PriceKnown ORDER BY x_RequestId`,
+    // Every priced row's unit price times its pricing quantity is its cost,
+    // exactly; in the pricing currency too.
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM parquet WHERE x_PriceKnown AND x_UsageClass != 'unsplit' AND NOT (
+           ListUnitPrice * PricingQuantity = ListCost
+           AND ContractedUnitPrice * PricingQuantity = ContractedCost
+           AND PricingCurrencyListUnitPrice = ListUnitPrice
+           AND PricingCurrencyContractedUnitPrice = ContractedUnitPrice
+           AND ConsumedQuantity = PricingQuantity AND ConsumedUnit = PricingUnit
+           AND SkuPriceId IS NOT NULL AND SkuMeter IS NOT NULL AND SkuPriceDetails IS NOT NULL)`,
+      ),
+    ).toBe(0);
+    // One row per request and class, and a class only where it has a quantity
+    // (the input row of a request that used nothing aside).
+    const classes = await duck.rows<{ request: string; classes: string }>(
+      `SELECT x_RequestId AS request, string_agg(x_UsageClass, ' ' ORDER BY x_UsageClass) AS classes
+       FROM parquet WHERE x_RequestId IN ('r1', 'r3', 'c1', 'c2', 'c3', 'g1') GROUP BY ALL ORDER BY request`,
     );
+    expect(classes).toEqual([
+      { request: "c1", classes: "cache_write cached_input input output reasoning" },
+      { request: "c2", classes: "input output" },
+      { request: "c3", classes: "input output request" },
+      { request: "g1", classes: "unsplit" },
+      { request: "r1", classes: "cached_input input output" },
+      { request: "r3", classes: "input" },
+    ]);
+    // c3's fee is a row of one request at the card's fee.
+    const [fee] = await duck.rows(
+      `SELECT PricingQuantity::VARCHAR AS quantity, PricingUnit AS unit, ListUnitPrice::VARCHAR AS price,
+              SkuMeter AS meter, SkuPriceDetails AS details
+       FROM csv_text WHERE x_RequestId = 'c3' AND x_UsageClass = 'request'`,
+    );
+    expect(fee).toEqual({
+      quantity: "1",
+      unit: "Requests",
+      price: "0.01",
+      meter: "Requests",
+      details: '{"x_Model":"m3"}',
+    });
+    // g1's recorded cost is not what the configured card gives: one row with
+    // the ledger's cost, no quantity and no unit price.
+    const [unsplit] = await duck.rows(
+      `SELECT PricingQuantity AS quantity, ListUnitPrice AS price, BilledCost::VARCHAR AS billed
+       FROM parquet WHERE x_RequestId = 'g1'`,
+    );
+    expect(unsplit).toEqual({ quantity: null, price: null, billed: "5.000000000000000000" });
+    // An unpriced model costs nothing, and says so: its rows by class, no unit price.
+    const unpriced = await duck.rows(
+      `SELECT x_RequestId, x_UsageClass, PricingQuantity::VARCHAR AS quantity, ListUnitPrice AS price,
+              ListCost::VARCHAR AS list, BilledCost::VARCHAR AS billed
+       FROM parquet WHERE NOT x_PriceKnown ORDER BY x_RequestId, x_UsageClass`,
+    );
+    const zero = "0.000000000000000000";
     expect(unpriced).toEqual([
-      { x_RequestId: "c2", list: "0.000000000000000000", billed: "0.000000000000000000" },
-      { x_RequestId: "r3", list: "0.000000000000000000", billed: "0.000000000000000000" },
+      {
+        x_RequestId: "c2",
+        x_UsageClass: "input",
+        quantity: "70",
+        price: null,
+        list: zero,
+        billed: zero,
+      },
+      {
+        x_RequestId: "c2",
+        x_UsageClass: "output",
+        quantity: "30",
+        price: null,
+        list: zero,
+        billed: zero,
+      },
+      {
+        x_RequestId: "r3",
+        x_UsageClass: "input",
+        quantity: "0",
+        price: null,
+        list: zero,
+        billed: zero,
+      },
     ]);
   });
 
@@ -311,8 +385,8 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
     const [total] = await duck.rows<{ billed: string; list: string }>(
       "SELECT sum(BilledCost)::VARCHAR AS billed, sum(ListCost)::VARCHAR AS list FROM parquet",
     );
-    // The hand ledger's 6.800000000000000001 (list 6.875000000000000001) and c1's costs.
-    expect(total).toEqual({ billed: "6.809876543120987655", list: "6.887345678901234568" });
+    // The hand ledger's 6.800000000000000001 (list 6.875000000000000001), c1's and c3's costs.
+    expect(total).toEqual({ billed: "12.953000000000000001", list: "14.563000000000000001" });
   });
 
   it("keeps each charge inside its billing period, in whole seconds, UTC", async () => {

@@ -6,9 +6,10 @@ import { formatDecimal, parseDecimal } from "../../events/money.ts";
 import { freshClickHouse, queryRows, type TestClickHouse } from "../../test/fixtures/clickhouse.ts";
 import { FOCUS_SPEC } from "../../test/fixtures/focus-spec.ts";
 import { HAND_LEDGER_WINDOW, handLedger } from "../../test/fixtures/hand-ledger.ts";
+import { HAND_LEDGER_PRICES } from "../../test/fixtures/hand-ledger-prices.ts";
 import { loadEvents } from "../../test/fixtures/load-events.ts";
 import { buildAnalytics } from "../app.ts";
-import { FOCUS_SELECT } from "./focus.ts";
+import { FOCUS_FROM, FOCUS_SELECT } from "./focus.ts";
 
 const SPEC = FOCUS_SPEC;
 const SPEC_BY_ID = new Map(SPEC.map((column) => [column.column_id, column]));
@@ -23,11 +24,12 @@ beforeAll(async () => {
   app = buildAnalytics({
     clickhouse: clickhouse.client,
     logger: pino({ level: "silent" }),
-    exportOptions: { pageRows: 3, settleMs: 0 },
+    exportOptions: { pageRows: 3, settleMs: 0, focusPrices: HAND_LEDGER_PRICES },
   });
   exported = await queryRows<{ name: string; type: string }>(
     clickhouse.client,
-    `DESCRIBE (SELECT ${FOCUS_SELECT} FROM switchboard.request_completed)`,
+    `DESCRIBE (SELECT ${FOCUS_SELECT} FROM ${FOCUS_FROM})`,
+    { focus_prices: "[]" },
   );
 });
 afterAll(async () => {
@@ -82,7 +84,9 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line));
-    expect(rows).toHaveLength(5);
+    // r1 by input, cache read and output; r2 input, output; r3 (no tokens,
+    // no price) one input row; r4 input, output; r5 cache read, output.
+    expect(rows).toHaveLength(10);
     for (const row of rows) {
       for (const [name, value] of Object.entries(row)) {
         const allowed = SPEC_BY_ID.get(name)?.allowed_values;
@@ -94,14 +98,29 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
         expect(values, `${name}=${String(value)}`).toContain(value);
       }
     }
-    // r1: contracted at 0.1 under acme-alpha, 0.125 at list prices.
-    expect(rows.find((row) => row.x_RequestId === "r1")).toMatchObject({
-      BilledCost: "0.1",
-      EffectiveCost: "0.1",
-      ListCost: "0.125",
-      ContractedCost: "0.1",
+    // r1: contracted at 0.1 under acme-alpha, 0.125 at list prices: its
+    // 60 uncached input tokens at 0.001 a token, 20% off.
+    const r1 = rows.filter((row) => row.x_RequestId === "r1");
+    expect(r1.map((row) => [row.x_UsageClass, row.PricingQuantity, row.ListCost])).toEqual([
+      ["input", "60", "0.06"],
+      ["cached_input", "40", "0.04"],
+      ["output", "10", "0.025"],
+    ]);
+    expect(r1.find((row) => row.x_UsageClass === "input")).toMatchObject({
+      BilledCost: "0.048",
+      EffectiveCost: "0.048",
+      ListCost: "0.06",
+      ListUnitPrice: "0.001",
+      ContractedCost: "0.048",
+      ContractedUnitPrice: "0.0008",
+      PricingQuantity: "60",
+      PricingUnit: "Tokens",
+      SkuId: "alpha/m1/input",
+      SkuPriceId: "alpha/m1/input@2026-11-01",
+      SkuMeter: "Input Tokens",
+      SkuPriceDetails: '{"x_Model":"m1","x_TokenDirection":"Input"}',
       ChargeDescription:
-        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 under contract acme-alpha",
+        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 under contract acme-alpha: input tokens",
       BillingCurrency: "USD",
       BillingPeriodStart: "2026-11-01T00:00:00Z",
       BillingPeriodEnd: "2026-12-01T00:00:00Z",
@@ -111,9 +130,8 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       ChargeClass: null,
       ProviderName: "alpha",
       PublisherName: "alpha",
-      SkuId: "alpha/m1",
       SubAccountId: "acme",
-      ConsumedQuantity: "110",
+      ConsumedQuantity: "60",
       ConsumedUnit: "Tokens",
       x_InputTokens: "100",
       x_CachedInputTokens: "40",
@@ -146,8 +164,12 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       BilledCost: "0",
       x_PriceKnown: false,
       x_ContractId: null,
+      x_UsageClass: "input",
+      PricingQuantity: "0",
+      ListUnitPrice: null,
+      SkuPriceId: null,
       ChargeDescription:
-        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 list prices",
+        "LLM request for route fast served by alpha/m1 at price card 2026-11-01 list prices: input tokens",
     });
     for (const row of byRequest.values()) {
       const tags = JSON.parse(row.Tags);
@@ -196,7 +218,8 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
   it("arrives in Arrow with decimal money and UTC timestamps", async () => {
     const response = await app.inject("/v1/export/focus?format=arrow");
     const table = tableFromIPC(response.rawPayload);
-    expect(table.numRows).toBe(6);
+    // acme's ten rows by class, and globex's g1, unsplit (hand-ledger-prices.ts).
+    expect(table.numRows).toBe(11);
     const typeOf = (name: string) =>
       String(table.schema.fields.find((field) => field.name === name)?.type);
     expect(typeOf("BilledCost")).toBe("Decimal[38e+18]");
