@@ -48,6 +48,7 @@ import {
 } from "./routing/provider-preferences.ts";
 import type { TaskSource } from "./routing/task-class.ts";
 import type { Candidate, RouteDecision, RoutePlan, Router } from "./routing.ts";
+import { requestedServiceTier, servedTier } from "./service-tier.ts";
 import {
   type RelayedStream,
   relayBytes,
@@ -447,6 +448,8 @@ async function attemptChat(
           // The client has its headers already: a refused usage is told in the event only.
           warnings: warningsAfterSettling(warnings, settled, target.vendor, dependencies.metrics),
           finish: relayed.finish,
+          // A stream's own word for its tier is not read yet: the tier asked for, else standard.
+          serviceTier: servedTier(requestedServiceTier(body), null),
         });
       // A stream broken after its start: attempt_failed first (attempt-loop.ts), then this.
       if (relayed.failure && relayed.failure.errorClass !== "client_closed") {
@@ -513,6 +516,7 @@ async function attemptChat(
             vendorReason: translatedAnswer.vendorFinishReason ?? null,
           }
         : (passThrough?.finishOf(answer) ?? null),
+      serviceTier: servedTier(requestedServiceTier(body), adapter.serviceTierOf?.(answer) ?? null),
     });
     publishScoresOf(request, call, () =>
       scoreWholeAnswer(heuristics, inbound.protocol, translatedAnswer, answer, () =>

@@ -40,6 +40,9 @@ const messagesRequestSchema = z.looseObject({
   tool_choice: z
     .looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional() })
     .optional(),
+  // The simulated organisation has no Priority Tier capacity: both are served at standard,
+  // which usage.service_tier says.
+  service_tier: z.enum(["auto", "standard_only"]).optional(),
 });
 
 type MessagesRequest = z.infer<typeof messagesRequestSchema>;

@@ -56,6 +56,7 @@ const chatCompletionRequestSchema = z
     max_completion_tokens: z.int().min(1).nullish(),
     // Only one choice is simulated; refusing n > 1 beats silently answering fewer.
     n: z.literal(1, { error: "The simulator answers one choice; n must be 1." }).nullish(),
+    service_tier: z.enum(["auto", "default", "flex", "priority", "scale"]).nullish(),
   })
   .check((context) => {
     if (context.value.stream_options && !context.value.stream) {
@@ -194,6 +195,16 @@ function systemFingerprintOf(model: string): string {
   return fingerprint;
 }
 
+/**
+ * The tier OpenAI says served a request: flex and priority as asked (the
+ * simulator always has the capacity), `default` for auto, default and
+ * scale (an organisation without Scale Tier units), or when none was asked.
+ */
+function servedTierOf(request: ValidChatCompletionRequest): string {
+  const asked = request.service_tier;
+  return asked === "flex" || asked === "priority" ? asked : "default";
+}
+
 function toChatCompletion(
   request: ValidChatCompletionRequest,
   answer: SimulatedAnswer,
@@ -207,7 +218,7 @@ function toChatCompletion(
       `"choices":[{"index":0,"message":{"role":"assistant",${messageContent(answer)},` +
       `"refusal":null,"annotations":[]},` +
       `"logprobs":null,"finish_reason":"${answer.finishReason}"}],` +
-      `"usage":${usageJson(answer.usage)},"service_tier":"default",` +
+      `"usage":${usageJson(answer.usage)},"service_tier":"${servedTierOf(request)}",` +
       `"system_fingerprint":"${systemFingerprintOf(request.model)}"}`,
   };
 }
@@ -247,7 +258,7 @@ class ChunkStream implements WireStream {
     this.prefix =
       `data: {"id":"${nextCompletionId()}","object":"chat.completion.chunk",` +
       `"created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(request.model)},` +
-      `"service_tier":"default","system_fingerprint":"${systemFingerprintOf(request.model)}",`;
+      `"service_tier":"${servedTierOf(request)}","system_fingerprint":"${systemFingerprintOf(request.model)}",`;
   }
 
   opening(): string {

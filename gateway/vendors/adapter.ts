@@ -74,6 +74,12 @@ export interface VendorAdapter {
   fromUsage(usage: unknown): UsageReading | null;
   /** A vendor's HTTP error mapped to a stable code, with whether another candidate may answer. */
   mapError(status: number, body: string, headers: IncomingHttpHeaders): AttemptFailure;
+  /**
+   * The vendor's own word for the service tier that served a whole answer
+   * (service-tier.ts reads it), or null when it names none; absent for a
+   * protocol whose answers never do.
+   */
+  serviceTierOf?(answer: unknown): string | null;
   readonly passThrough?: PassThrough;
   readonly embeddings?: EmbeddingsCapability;
 }

@@ -68,6 +68,11 @@ export function createAnthropicAdapter(
     createStreamDecoder: () => new AnthropicStreamDecoder(),
     fromUsage: fromAnthropicUsage,
     mapError: mapAnthropicError,
+    // In the usage: standard, priority, batch.
+    serviceTierOf: (answer) => {
+      const word = (answer as { usage?: { service_tier?: unknown } } | null)?.usage?.service_tier;
+      return typeof word === "string" ? word : null;
+    },
 
     passThrough: {
       protocol: "anthropic",

@@ -104,6 +104,11 @@ export function createOpenAICompatibleAdapter(options: {
     createStreamDecoder: () => new OpenAIStreamDecoder(),
     fromUsage: fromOpenAIUsage,
     mapError: mapOpenAIError,
+    // `service_tier` beside the choices: default, flex, priority, scale.
+    serviceTierOf: (answer) => {
+      const word = (answer as { service_tier?: unknown } | null)?.service_tier;
+      return typeof word === "string" ? word : null;
+    },
 
     passThrough: {
       protocol: "openai",
