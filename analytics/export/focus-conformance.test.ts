@@ -4,6 +4,8 @@
 // show: presence, type, nullability, allowed values, formats, and the cost
 // identities. The ledger has contracts, cache reads and writes, reasoning
 // tokens, an unpriced model and a failed request.
+
+import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,6 +73,8 @@ const EXTRA_REQUESTS = [
 let clickhouse: TestClickHouse;
 let app: FastifyInstance;
 let duck: TestDuckDb;
+let csvFile: string;
+let parquetFile: string;
 const spec = FOCUS_SPEC;
 
 /** The FOCUS rows as DuckDB read them: `csv_text` (every cell as text), `csv` and `parquet` (typed). */
@@ -88,8 +92,10 @@ beforeAll(async () => {
     expect(response.statusCode, response.body).toBe(200);
     return response.rawPayload;
   };
-  const csvPath = sqlString(duck.file("focus.csv", await pull("csv")));
-  const parquetPath = sqlString(duck.file("focus.parquet", await pull("parquet")));
+  csvFile = duck.file("focus.csv", await pull("csv"));
+  parquetFile = duck.file("focus.parquet", await pull("parquet"));
+  const csvPath = sqlString(csvFile);
+  const parquetPath = sqlString(parquetFile);
   // A quoted "" is an empty string, an empty field a null (formats.ts).
   await duck.rows(
     `CREATE TABLE csv_text AS SELECT * FROM read_csv(${csvPath}, header = true, all_varchar = true, allow_quoted_nulls = false)`,
@@ -404,5 +410,22 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
       `SELECT ChargePeriodStart AS start, ChargePeriodEnd AS "end" FROM csv_text WHERE x_RequestId = 'c1'`,
     );
     expect(late).toEqual({ start: "2026-11-21T23:00:00Z", end: "2026-11-22T00:00:00Z" });
+  });
+
+  it("runs the DuckDB statements docs/analytics-api.md gives for reading it", async () => {
+    const docs = readFileSync(new URL("../../docs/analytics-api.md", import.meta.url), "utf8");
+    const block =
+      /-- DuckDB: files pulled with format=csv and format=parquet\.\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(block).toBeDefined();
+    const statements = (block ?? "")
+      .replaceAll("'focus.parquet'", sqlString(parquetFile))
+      .replaceAll("'focus.csv'", sqlString(csvFile))
+      .split(";")
+      .map((statement) => statement.trim())
+      .filter((statement) => statement !== "");
+    expect(statements).toHaveLength(2);
+    for (const statement of statements) {
+      expect((await duck.rows(statement)).length, statement).toBeGreaterThan(0);
+    }
   });
 });
