@@ -1,15 +1,22 @@
 // The FOCUS export's unit prices (analytics/export/focus-prices.ts) from the
 // gateway's price catalog and contracts: every card's list prices, and for
 // each contract of the card's vendor that covers its model, the contracted
-// prices. Standard rates only: a request served at a tier priced apart does
-// not give back its recorded cost from them, so it stays one unsplit row.
+// prices; each at every service tier, as CostBook.quote prices a request
+// served at it (a tier the card or contract lacks at its standard rates).
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { FocusPrice, UnitPrices } from "../analytics/export/focus-prices.ts";
 import { parseDecimal } from "../events/money.ts";
+import { SERVICE_TIERS } from "../events/schemas.ts";
 import type { ContractConfig } from "../gateway/config.ts";
 import { DISCOUNT_SCALE } from "../gateway/costs.ts";
-import { cardVersion, priceCatalogFile, type Rates, ratesOf } from "../gateway/pricing.ts";
+import {
+  cardVersion,
+  priceCatalogFile,
+  type Rates,
+  ratesAtTier,
+  ratesOf,
+} from "../gateway/pricing.ts";
 
 const HUNDRED_PERCENT = 100n * 10n ** BigInt(DISCOUNT_SCALE);
 
@@ -50,21 +57,25 @@ export function focusPricesOf(
   const file = priceCatalogFile.parse(parseYaml(readFileSync(catalogPath, "utf8")));
   const prices: FocusPrice[] = [];
   for (const entry of file.prices) {
-    const list = unitPricesOf(ratesOf(entry));
-    const card = {
-      vendor: entry.vendor,
-      model: entry.model,
-      cardVersion: cardVersion(file.version, entry),
-    };
-    prices.push({ ...card, contractId: null, list, contracted: list });
-    for (const contract of contracts.filter((candidate) => candidate.vendor === entry.vendor)) {
-      const own = contract.prices?.find((price) => price.model === entry.model);
-      const contracted = own
-        ? unitPricesOf(ratesOf(own))
-        : contract.discount_percent !== undefined
-          ? discounted(list, contract.discount_percent)
-          : null;
-      if (contracted) prices.push({ ...card, contractId: contract.id, list, contracted });
+    const cardRates = ratesOf(entry);
+    for (const serviceTier of SERVICE_TIERS) {
+      const list = unitPricesOf(ratesAtTier(cardRates, serviceTier).rates);
+      const card = {
+        vendor: entry.vendor,
+        model: entry.model,
+        cardVersion: cardVersion(file.version, entry),
+        serviceTier,
+      };
+      prices.push({ ...card, contractId: null, list, contracted: list });
+      for (const contract of contracts.filter((candidate) => candidate.vendor === entry.vendor)) {
+        const own = contract.prices?.find((price) => price.model === entry.model);
+        const contracted = own
+          ? unitPricesOf(ratesAtTier(ratesOf(own), serviceTier).rates)
+          : contract.discount_percent !== undefined
+            ? discounted(list, contract.discount_percent)
+            : null;
+        if (contracted) prices.push({ ...card, contractId: contract.id, list, contracted });
+      }
     }
   }
   return prices;

@@ -68,6 +68,18 @@ const EXTRA_REQUESTS = [
     list_cost_usd: "0.013",
     cost_usd: "0.013",
   }),
+  sampleRequestCompleted({
+    ...success,
+    request_id: "c4",
+    occurred_at: "2026-11-21T09:00:00.000Z",
+    vendor: "gamma",
+    model: "m3",
+    service_tier: "batch",
+    input_tokens: 1000,
+    output_tokens: 100,
+    list_cost_usd: "0.0065",
+    cost_usd: "0.0065",
+  }),
 ];
 
 let clickhouse: TestClickHouse;
@@ -144,9 +156,9 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
   it("reads the spec's 57 columns and the export's rows in both formats", async () => {
     expect(spec).toHaveLength(57);
     // The hand ledger's six requests in 11 rows, c1 in five (every class but
-    // the fee), c2 in two, c3 in three (input, output, the fee).
-    expect(await count("SELECT count(*) AS n FROM csv_text")).toBe(21);
-    expect(await count("SELECT count(*) AS n FROM parquet")).toBe(21);
+    // the fee), c2 in two, c3 and c4 in three (input, output, the fee).
+    expect(await count("SELECT count(*) AS n FROM csv_text")).toBe(24);
+    expect(await count("SELECT count(*) AS n FROM parquet")).toBe(24);
   });
 
   it("has every mandatory column, and names only FOCUS columns or x_ ones, in both formats", async () => {
@@ -197,8 +209,8 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
       ).toBe(0);
     }
     // Nullable columns that are null somewhere read as nulls, not text.
-    expect(await count("SELECT count(*) AS n FROM csv_text WHERE ChargeClass IS NULL")).toBe(21);
-    expect(await count("SELECT count(*) AS n FROM csv_text WHERE x_ContractId IS NULL")).toBe(11);
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE ChargeClass IS NULL")).toBe(24);
+    expect(await count("SELECT count(*) AS n FROM csv_text WHERE x_ContractId IS NULL")).toBe(14);
   });
 
   it("uses only the spec's allowed values", async () => {
@@ -332,8 +344,18 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
       unit: "Requests",
       price: "0.01",
       meter: "Requests",
-      details: '{"x_Model":"m3"}',
+      details: '{"x_Model":"m3","x_ServiceTier":"standard"}',
     });
+    // c4, served at the batch tier, at the card's batch prices.
+    const batch = await duck.rows(
+      `SELECT x_UsageClass AS class, ListUnitPrice::VARCHAR AS price, SkuPriceId AS sku_price
+       FROM csv_text WHERE x_RequestId = 'c4' ORDER BY class`,
+    );
+    expect(batch).toEqual([
+      { class: "input", price: "0.000001", sku_price: "gamma/m3/input@2026-11-01:batch" },
+      { class: "output", price: "0.000005", sku_price: "gamma/m3/output@2026-11-01:batch" },
+      { class: "request", price: "0.005", sku_price: "gamma/m3/request@2026-11-01:batch" },
+    ]);
     // g1's recorded cost is not what the configured card gives: one row with
     // the ledger's cost, no quantity and no unit price.
     const [unsplit] = await duck.rows(
@@ -391,8 +413,8 @@ describe("the focus export, read with DuckDB, conforms to FOCUS 1.2", () => {
     const [total] = await duck.rows<{ billed: string; list: string }>(
       "SELECT sum(BilledCost)::VARCHAR AS billed, sum(ListCost)::VARCHAR AS list FROM parquet",
     );
-    // The hand ledger's 6.800000000000000001 (list 6.875000000000000001), c1's and c3's costs.
-    expect(total).toEqual({ billed: "12.953000000000000001", list: "14.563000000000000001" });
+    // The hand ledger's 6.800000000000000001 (list 6.875000000000000001), c1's, c3's and c4's costs.
+    expect(total).toEqual({ billed: "12.959500000000000001", list: "14.569500000000000001" });
   });
 
   it("keeps each charge inside its billing period, in whole seconds, UTC", async () => {

@@ -29,6 +29,8 @@ export interface FocusPrice {
   cardVersion: string;
   /** The contract, as `contract_id` records it; null for requests at list prices. */
   contractId: string | null;
+  /** The service tier, as `service_tier` records it: the rates a request served at it was priced at. */
+  serviceTier: string;
   list: UnitPrices;
   /** What the contract charges; the list prices when `contractId` is null. */
   contracted: UnitPrices;
@@ -46,6 +48,7 @@ export function focusPricesParameter(prices: readonly FocusPrice[]): string {
       price.model,
       price.cardVersion,
       price.contractId ?? "",
+      price.serviceTier,
       decimals(price.list),
       decimals(price.contracted),
     ]),

@@ -118,7 +118,7 @@ describe("the focus export follows FinOps FOCUS 1.2", () => {
       SkuId: "alpha/m1/input",
       SkuPriceId: "alpha/m1/input@2026-11-01",
       SkuMeter: "Input Tokens",
-      SkuPriceDetails: '{"x_Model":"m1","x_TokenDirection":"Input"}',
+      SkuPriceDetails: '{"x_Model":"m1","x_TokenDirection":"Input","x_ServiceTier":"standard"}',
       ChargeDescription:
         "LLM request for route fast served by alpha/m1 at price card 2026-11-01 under contract acme-alpha: input tokens",
       BillingCurrency: "USD",

@@ -15,8 +15,7 @@
 //   for a request only when its rows add up exactly to the costs the ledger
 //   recorded for it, list and contracted. A request whose prices the
 //   analytics config lacks, or whose recorded costs they do not give (a card
-//   edited under the same version, a service tier priced apart, a discount
-//   that rounded), is one row with its recorded costs and no quantity or
+//   edited under the same version, a discount that rounded), is one row with its recorded costs and no quantity or
 //   unit price: x_UsageClass 'unsplit'. A request with no known price has
 //   its rows by class at cost 0, no unit price, and x_PriceKnown false.
 // - ListCost is at the price card's list prices (list_cost_usd in the
@@ -26,9 +25,11 @@
 //   each request at its contracted price, EffectiveCost = BilledCost =
 //   ContractedCost, as in the spec's simple SaaS examples.
 // - SKUs: SkuId is the model's class (alpha/m1/input), SkuPriceId that at a
-//   card version (alpha/m1/input@2026-11-01), SkuMeter the class in words.
-//   SkuPriceDetails names the model, the token direction and the cache
-//   action under x_ keys: FOCUS 1.2 defines no AI properties.
+//   card version and, beyond standard, service tier
+//   (alpha/m1/input@2026-11-01, alpha/m1/input@2026-11-01:batch), SkuMeter
+//   the class in words. SkuPriceDetails names the model, the token
+//   direction, the cache action and the service tier under x_ keys: FOCUS
+//   1.2 defines no AI properties.
 // - Tags (FOCUS key-value format): the key's user-defined tags, valueless, so
 //   each is `"tag": true`, unprefixed (Switchboard has one user-defined tag
 //   scheme); and Switchboard's own dimensions under the provider prefix
@@ -99,14 +100,14 @@ const CHARGES = `if(NOT price_known OR ${SPLITS},
 export const FOCUS_FROM = `switchboard.request_completed
   LEFT JOIN (
     SELECT price.1 AS price_vendor, price.2 AS price_model, price.3 AS price_card,
-           price.4 AS price_contract,
-           arrayMap(unit -> toDecimal128(unit, 18), price.5) AS list_prices,
-           arrayMap(unit -> toDecimal128(unit, 18), price.6) AS contracted_prices
+           price.4 AS price_contract, price.5 AS price_tier,
+           arrayMap(unit -> toDecimal128(unit, 18), price.6) AS list_prices,
+           arrayMap(unit -> toDecimal128(unit, 18), price.7) AS contracted_prices
     FROM (SELECT arrayJoin(JSONExtract({focus_prices:String},
-            'Array(Tuple(String, String, String, String, Array(String), Array(String)))')) AS price)
+            'Array(Tuple(String, String, String, String, String, Array(String), Array(String)))')) AS price)
   ) AS focus_prices
   ON vendor = price_vendor AND model = price_model AND price_card_version = price_card
-     AND ifNull(contract_id, '') = price_contract
+     AND ifNull(contract_id, '') = price_contract AND service_tier = price_tier
   ARRAY JOIN ${CHARGES} AS charge`;
 
 const SKU_METER = `multiIf(charge.1 = 'input', 'Input Tokens', charge.1 = 'cached_input', 'Cached Input Tokens',
@@ -157,13 +158,15 @@ export const FOCUS_SELECT = `
   'Generative AI' AS ServiceSubcategory,
   if(charge.1 = 'unsplit', concat(vendor, '/', model), concat(vendor, '/', model, '/', charge.1)) AS SkuId,
   ${SKU_METER} AS SkuMeter,
-  if(charge.3 IS NULL, NULL, concat(vendor, '/', model, '/', charge.1, '@', price_card_version)) AS SkuPriceId,
+  if(charge.3 IS NULL, NULL, concat(vendor, '/', model, '/', charge.1, '@', price_card_version,
+     if(service_tier = 'standard', '', concat(':', service_tier)))) AS SkuPriceId,
   if(charge.3 IS NULL, NULL, toJSONString(CAST(
       mapFilter((key, value) -> value != '', map(
         'x_Model', model,
         'x_TokenDirection', multiIf(charge.1 IN ('output', 'reasoning'), 'Output', charge.1 = 'request', '', 'Input'),
         'x_CacheAction', multiIf(charge.1 = 'cached_input', 'Read', charge.1 = 'cache_write', 'Write', ''),
-        'x_TokenType', if(charge.1 = 'reasoning', 'Reasoning', ''))),
+        'x_TokenType', if(charge.1 = 'reasoning', 'Reasoning', ''),
+        'x_ServiceTier', service_tier)),
       'Map(String, String)'))) AS SkuPriceDetails,
   tenant_id AS SubAccountId,
   tenant_id AS SubAccountName,
