@@ -121,7 +121,7 @@ describe("GET /v1/matrix by tag", () => {
     expect(answer.quantiles).toEqual({
       method: "exact",
       approximate: false,
-      note: expect.stringContaining("key or tag"),
+      note: expect.stringContaining("key, tag or service tier"),
     });
     expect(answer.rows).toEqual([
       {

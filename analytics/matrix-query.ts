@@ -4,7 +4,7 @@
 // parameters. The queries themselves, one builder per path, are in
 // matrix-sql/.
 import { z } from "zod";
-import { QUALITY_SOURCES } from "../events/schemas.ts";
+import { QUALITY_SOURCES, SERVICE_TIERS } from "../events/schemas.ts";
 import type { TenantScope } from "./access.ts";
 import { type BoundQuery, bound } from "./matrix-sql/bound.ts";
 import { dimensionValue, listParameter, resolveWindow, windowFields } from "./parameters.ts";
@@ -13,7 +13,9 @@ import { dimensionValue, listParameter, resolveWindow, windowFields } from "./pa
  * The dimensions a matrix may be grouped and filtered by, and the column each
  * one reads. `key` is request_completed's key_id; `tag` is one element of its
  * `tags` array (the raw events are read with arrayJoin, so a request with two
- * tags is in two groups; an untagged request is under tag "").
+ * tags is in two groups; an untagged request is under tag ""); `service_tier`
+ * the tier a request was billed at (request_completed v4; failed attempts
+ * are under tier "", their tier unknown).
  */
 export const DIMENSION_COLUMNS = {
   vendor: "vendor",
@@ -23,15 +25,20 @@ export const DIMENSION_COLUMNS = {
   team: "team",
   key: "key_id",
   tag: "tag",
+  service_tier: "service_tier",
 } as const;
 export type Dimension = keyof typeof DIMENSION_COLUMNS;
 export const DIMENSIONS = Object.keys(DIMENSION_COLUMNS) as Dimension[];
 
 /**
- * Dimensions the rollups do not hold (0009_rollups_by_team.sql says why): a
- * matrix grouped or filtered by one is computed from the raw events.
+ * Dimensions the rollups do not hold (0009_rollups_by_team.sql says why for
+ * key and tag; 0014 for the service tier): a matrix grouped or filtered by
+ * one is computed from the raw events.
  */
-export const RAW_ONLY_DIMENSIONS: readonly Dimension[] = ["key", "tag"];
+export const RAW_ONLY_DIMENSIONS: readonly Dimension[] = ["key", "tag", "service_tier"];
+
+/** Dimensions quality scores do not carry (quality_scored v2's scored request has no tier). */
+export const UNSCORED_DIMENSIONS: readonly Dimension[] = ["service_tier"];
 
 /** Time buckets, each computed from the start of the hour (`hour`) in UTC; weeks start on Monday. */
 export const TIME_BUCKET_EXPRESSIONS = {
@@ -99,7 +106,7 @@ export const matrixParameterFields = {
   group_by: listParameter(groupKey)
     .optional()
     .describe(
-      'keys to group by, comma list or repeated: vendor, model, task, tenant, team, key, tag and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task. A failed attempt counts under the team, key and tags of its caller ("" for those stored before attempt_failed v3). By tag, a request with two tags counts under each, so requests and spend summed over tags exceed the totals and the shares (taken of the distinct totals) sum to more than 1; untagged requests are under tag "". Key and tag are read from the raw events, with exact quantiles',
+      'keys to group by, comma list or repeated: vendor, model, task, tenant, team, key, tag, service_tier and at most one time bucket (hour, day, week, month; UTC, weeks from Monday). Default vendor,task. A failed attempt counts under the team, key and tags of its caller ("" for those stored before attempt_failed v3). By tag, a request with two tags counts under each, so requests and spend summed over tags exceed the totals and the shares (taken of the distinct totals) sum to more than 1; untagged requests are under tag "". Key, tag and service tier are read from the raw events, with exact quantiles; failed attempts are under service tier ""',
     ),
   vendor: listParameter(dimensionValue).optional().describe("only these vendors"),
   model: listParameter(dimensionValue).optional().describe("only these models"),
@@ -113,6 +120,11 @@ export const matrixParameterFields = {
     .optional()
     .describe(
       "only requests carrying at least one of these tags, each counted once; grouped by tag, only these tags' groups",
+    ),
+  service_tier: listParameter(z.enum(SERVICE_TIERS))
+    .optional()
+    .describe(
+      "only requests billed at these service tiers (standard, batch, flex, priority); failed attempts, whose tier is unknown, are left out",
     ),
   metrics: listParameter(z.enum([...METRICS, "all"]))
     .optional()
@@ -145,6 +157,16 @@ export const matrixParameters = z
     }
     const requested = parameters.metrics ?? DEFAULT_METRICS;
     const metrics: Metric[] = requested.includes("all") ? [...METRICS] : (requested as Metric[]);
+    for (const dimension of UNSCORED_DIMENSIONS) {
+      const used = groupBy.includes(dimension) || parameters[dimension] !== undefined;
+      if (used && metrics.includes("quality")) {
+        context.addIssue({
+          code: "custom",
+          path: ["metrics"],
+          message: `quality scores do not carry ${dimension}: ask for quality without grouping or filtering by it`,
+        });
+      }
+    }
     return {
       ...resolveWindow(parameters),
       groupBy,
@@ -156,6 +178,7 @@ export const matrixParameters = z
         team: parameters.team,
         key: parameters.key,
         tag: parameters.tag,
+        service_tier: parameters.service_tier,
       } as DimensionFilters,
       metrics: [...new Set(metrics)],
       quantileMethod: parameters.quantile_method,

@@ -102,7 +102,7 @@ const QUANTILE_NOTES = {
   "t-digest":
     "latency and ttft quantiles are merged t-digests from the hourly rollups: approximate, typically within 1% in rank",
   exact: "latency and ttft quantiles are exact, computed from the raw events",
-  raw: "grouped or filtered by key or tag, which the rollups do not hold: every figure, quantiles included, is computed exactly from the raw events",
+  raw: "grouped or filtered by key, tag or service tier, which the rollups do not hold: every figure, quantiles included, is computed exactly from the raw events",
 } as const;
 
 /** The distinct requests and spend the shares are taken of. */

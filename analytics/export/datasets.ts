@@ -39,7 +39,7 @@ export const EXPORT_DATASETS = {
       request_model, vendor, model, response_model, attempts, streamed, status, http_status,
       error_class, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens,
       reasoning_tokens, usage_source, cost_usd, list_cost_usd, contract_id, price_known,
-      price_card_version, latency_ms, ttft_ms`,
+      price_card_version, service_tier, vendor_service_tier, latency_ms, ttft_ms`,
   },
   attempts: {
     table: "switchboard.attempt_failed",

@@ -60,6 +60,8 @@ beforeAll(async () => {
       cache_write_input_tokens: 7,
       reasoning_tokens: 11,
       usage_source: "estimated",
+      service_tier: "flex",
+      vendor_service_tier: "flex",
     }),
   ]);
   app = buildAnalytics({
@@ -113,6 +115,13 @@ describe("exports carry event contract v2", () => {
       cache_write_input_tokens: "7",
       reasoning_tokens: "11",
       usage_source: "estimated",
+      // request_completed v4: the tier billed and the vendor's word for it.
+      service_tier: "flex",
+      vendor_service_tier: "flex",
+    });
+    expect(byRequest.get("r1")).toMatchObject({
+      service_tier: "standard",
+      vendor_service_tier: null,
     });
 
     const table = await arrow("requests");

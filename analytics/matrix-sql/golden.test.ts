@@ -67,6 +67,11 @@ describe("the raw path", () => {
     ["raw-exact-by-vendor-hour", ADMIN, { group_by: "vendor,hour", quantile_method: "exact" }],
     ["raw-by-tag-and-key", ACME, { group_by: "tag,key", tag: "prod,eu", vendor: "alpha" }],
     ["raw-by-key-filtered-by-tag", ACME, { group_by: "key", tag: "prod" }],
+    [
+      "raw-by-service-tier-filtered",
+      ACME,
+      { group_by: "service_tier,vendor", service_tier: "batch,flex" },
+    ],
   ] as const)("%s", async (name, scope, query) => {
     await expect(golden(rawMatrixQuery(parameters(query), scope))).toMatchFileSnapshot(file(name));
   });

@@ -29,8 +29,9 @@ export const SUMMED_COLUMNS: readonly { column: string; zero: string; money?: tr
  * Requests and failed attempts as one relation, tagged by `kind`; failed
  * attempts count where they failed, under their caller's team, key and tags
  * ('' and none before attempt_failed v3), and add no tokens, cost or
- * latency. With `explodeTags`, a request is one row per tag, in a `tag`
- * column. `window` selects the events by `occurred_at`.
+ * latency; their service tier is unknown (''). With `explodeTags`, a
+ * request is one row per tag, in a `tag` column. `window` selects the events
+ * by `occurred_at`.
  */
 export function rawEventsSql(
   window: BoundQuery,
@@ -53,14 +54,14 @@ export function rawEventsSql(
   const nothing = SUMMED_COLUMNS.map(({ column, zero }) => `${zero} AS ${column}`).join(", ");
   return sql`
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id,${tag}
+             team, key_id, service_tier,${tag}
              status, attempts, price_known, ${summed},
              latency_ms, ttft_ms
       FROM switchboard.request_completed FINAL
       WHERE ${window}${requestFilters}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id,${tag}
+             team, key_id, '' AS service_tier,${tag}
              'failed' AS status, toUInt16(1) AS attempts, true AS price_known, ${nothing},
              latency_ms, CAST(NULL AS Nullable(UInt32))
       FROM switchboard.attempt_failed FINAL

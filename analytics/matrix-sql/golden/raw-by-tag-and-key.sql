@@ -16,14 +16,14 @@ SELECT tag AS tag_key, key_id AS key_key,
       quantilesExactIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_ms_quantiles
     FROM (
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id, arrayJoin(if(empty(tags), [''], tags)) AS tag,
+             team, key_id, service_tier, arrayJoin(if(empty(tags), [''], tags)) AS tag,
              status, attempts, price_known, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens, reasoning_tokens, cost_usd, list_cost_usd,
              latency_ms, ttft_ms
       FROM switchboard.request_completed FINAL
       WHERE occurred_at >= {window_from:DateTime64(3, 'UTC')} AND occurred_at < {window_to:DateTime64(3, 'UTC')} AND vendor IN {filter_vendor:Array(String)} AND tag IN {filter_tag:Array(String)} AND tenant_id IN {scope_tenants:Array(String)}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id, arrayJoin(if(empty(tags), [''], tags)) AS tag,
+             team, key_id, '' AS service_tier, arrayJoin(if(empty(tags), [''], tags)) AS tag,
              'failed' AS status, toUInt16(1) AS attempts, true AS price_known, toUInt64(0) AS input_tokens, toUInt64(0) AS cached_input_tokens, toUInt64(0) AS cache_write_input_tokens, toUInt64(0) AS output_tokens, toUInt64(0) AS reasoning_tokens, toDecimal128(0, 18) AS cost_usd, toDecimal128(0, 18) AS list_cost_usd,
              latency_ms, CAST(NULL AS Nullable(UInt32))
       FROM switchboard.attempt_failed FINAL

@@ -40,14 +40,14 @@ SELECT vendor AS vendor_key, hour AS hour_bucket,
         countStateIf(kind = 'request' AND ttft_ms IS NOT NULL) AS ttft_observed
       FROM (
       SELECT 'request' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id,
+             team, key_id, service_tier,
              status, attempts, price_known, input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens, reasoning_tokens, cost_usd, list_cost_usd,
              latency_ms, ttft_ms
       FROM switchboard.request_completed FINAL
       WHERE ((occurred_at >= {raw_head_from:DateTime64(3, 'UTC')} AND occurred_at < {raw_head_to:DateTime64(3, 'UTC')}) OR (occurred_at >= {raw_tail_from:DateTime64(3, 'UTC')} AND occurred_at < {raw_tail_to:DateTime64(3, 'UTC')})) AND tenant_id IN {filter_tenant:Array(String)}
       UNION ALL
       SELECT 'attempt_failed' AS kind, toStartOfHour(occurred_at) AS hour, tenant_id, vendor, model, task,
-             team, key_id,
+             team, key_id, '' AS service_tier,
              'failed' AS status, toUInt16(1) AS attempts, true AS price_known, toUInt64(0) AS input_tokens, toUInt64(0) AS cached_input_tokens, toUInt64(0) AS cache_write_input_tokens, toUInt64(0) AS output_tokens, toUInt64(0) AS reasoning_tokens, toDecimal128(0, 18) AS cost_usd, toDecimal128(0, 18) AS list_cost_usd,
              latency_ms, CAST(NULL AS Nullable(UInt32))
       FROM switchboard.attempt_failed FINAL
