@@ -54,6 +54,7 @@ describe("price importers", () => {
       input: "3",
       cached_input: "0.3",
       cache_write: "3.75",
+      cache_write_1h: "6",
       output: "15",
     });
     const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");

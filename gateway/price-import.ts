@@ -10,6 +10,7 @@ export interface ImportedRates {
   input: string;
   cached_input?: string;
   cache_write?: string;
+  cache_write_1h?: string;
   output: string;
   reasoning?: string;
   /** USD per request, not per million. */
@@ -104,6 +105,7 @@ const LITELLM_READ_FIELDS = new Set<string>([
   "output_cost_per_token",
   "cache_read_input_token_cost",
   "cache_creation_input_token_cost",
+  "cache_creation_input_token_cost_above_1hr",
   "output_cost_per_reasoning_token",
   "input_cost_per_request",
   ...LITELLM_TIER_SUFFIXES.flatMap(([, suffix]) =>
@@ -158,6 +160,7 @@ function liteLLMServiceTiers(
 const LITELLM_OPTIONAL_RATES = [
   ["cached_input", "cache_read_input_token_cost"],
   ["cache_write", "cache_creation_input_token_cost"],
+  ["cache_write_1h", "cache_creation_input_token_cost_above_1hr"],
   ["reasoning", "output_cost_per_reasoning_token"],
 ] as const;
 

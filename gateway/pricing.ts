@@ -51,7 +51,14 @@ export function instantMs(text: string): number {
 const tierPrices = {
   input: decimalPrice,
   cached_input: decimalPrice.optional().describe("cache reads; defaults to the input price"),
-  cache_write: decimalPrice.optional().describe("cache writes; defaults to the input price"),
+  cache_write: decimalPrice
+    .optional()
+    .describe("cache writes (Anthropic's 5-minute ones); defaults to the input price"),
+  cache_write_1h: decimalPrice
+    .optional()
+    .describe(
+      "cache writes that live an hour (Anthropic's cache_creation.ephemeral_1h_input_tokens); defaults to the cache_write price",
+    ),
   output: decimalPrice,
   reasoning: decimalPrice.optional().describe("reasoning tokens; defaults to the output price"),
   per_request: decimalFee
@@ -107,12 +114,16 @@ export type TokenUsage = Pick<
   NormalizedUsage,
   "inputTokens" | "cachedInputTokens" | "outputTokens"
 > &
-  Partial<Pick<NormalizedUsage, "cacheWriteInputTokens" | "reasoningTokens">>;
+  Partial<Pick<NormalizedUsage, "cacheWriteInputTokens" | "reasoningTokens">> & {
+    /** The part of the cache writes that lives an hour; the rest lives five minutes. */
+    cacheWrite1hInputTokens?: number;
+  };
 
 export interface Prices<T> {
   input: T;
   cachedInput: T;
   cacheWrite: T;
+  cacheWrite1h: T;
   output: T;
   reasoning: T;
 }
@@ -153,6 +164,7 @@ export function ratesOf(entry: PriceEntry): Rates {
     input: entry.input,
     cachedInput: entry.cached_input ?? entry.input,
     cacheWrite: entry.cache_write ?? entry.input,
+    cacheWrite1h: entry.cache_write_1h ?? entry.cache_write ?? entry.input,
     output: entry.output,
     reasoning: entry.reasoning ?? entry.output,
   };
@@ -163,6 +175,7 @@ export function ratesOf(entry: PriceEntry): Rates {
       input: parseDecimal(quoted.input, PRICE_SCALE),
       cachedInput: parseDecimal(quoted.cachedInput, PRICE_SCALE),
       cacheWrite: parseDecimal(quoted.cacheWrite, PRICE_SCALE),
+      cacheWrite1h: parseDecimal(quoted.cacheWrite1h, PRICE_SCALE),
       output: parseDecimal(quoted.output, PRICE_SCALE),
       reasoning: parseDecimal(quoted.reasoning, PRICE_SCALE),
     },
@@ -198,20 +211,23 @@ export function cardVersion(
 
 /**
  * Exact cost in USD × 10^18. Input tokens include cache reads and cache
- * writes, each billed at its own rate, the rest at the input rate; output
+ * writes, each billed at its own rate (the writes that live an hour at theirs,
+ * the rest at the 5-minute rate), the rest at the input rate; output
  * tokens include reasoning tokens, billed at the reasoning rate, the rest at
  * the output rate. The per-request fee is added once when any token was used
  * (an attempt the vendor never answered uses none and costs nothing).
  */
 export function scaledCost(rates: Rates, usage: TokenUsage): bigint {
   const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+  const cacheWrite1h = Math.min(usage.cacheWrite1hInputTokens ?? 0, cacheWrite);
   const reasoning = usage.reasoningTokens ?? 0;
   const uncachedInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - cacheWrite);
   const visibleOutput = Math.max(0, usage.outputTokens - reasoning);
   const tokenCost =
     BigInt(uncachedInput) * rates.scaled.input +
     BigInt(usage.cachedInputTokens) * rates.scaled.cachedInput +
-    BigInt(cacheWrite) * rates.scaled.cacheWrite +
+    BigInt(cacheWrite - cacheWrite1h) * rates.scaled.cacheWrite +
+    BigInt(cacheWrite1h) * rates.scaled.cacheWrite1h +
     BigInt(visibleOutput) * rates.scaled.output +
     BigInt(reasoning) * rates.scaled.reasoning;
   const usedAny = usage.inputTokens > 0 || usage.outputTokens > 0;
