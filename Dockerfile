@@ -1,8 +1,9 @@
 # One image for every role: `switchboard <role>` picks what the container runs
 # (docker-compose.yml runs each role as its own service).
 #
-# Node 24 is the current LTS; package.json's engines ask for >= 22.12
-# (fastify's light-my-request needs cookie 2, which needs Node 22). The tag
+# Node 24 is the current LTS; package.json's engines ask for >= 22.15
+# (fastify's light-my-request needs cookie 2, which needs Node 22; the
+# OpenTelemetry SDK 3 packages need 22.15). The tag
 # names the exact release so a rebuild gets the same runtime.
 
 # --- install: production dependencies only, from the lock as committed -------

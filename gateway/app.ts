@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
   LogController,
+  type onRequestHookHandler,
 } from "fastify";
 import { Registry } from "prom-client";
 import type { EventSink } from "../eventlog/ports.ts";
@@ -24,6 +25,9 @@ import { registerJsonBodyParser } from "./inbound/json-body.ts";
 import { openAIChatApi } from "./inbound/openai-chat.ts";
 import { GatewayMetrics, metricsRoute } from "./metrics.ts";
 import { listModels } from "./models.ts";
+import { GatewayTracing } from "./observability/tracing.ts";
+import type { TracingSettings } from "./observability/tracing-settings.ts";
+import { TrafficMetrics } from "./observability/traffic-metrics.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import { truncated } from "./reflected-text.ts";
 import {
@@ -68,6 +72,11 @@ export interface GatewayDependencies {
    * `config.vendors`.
    */
   redactor?: SecretRedactor;
+  /**
+   * Where to send traces (observability/tracing-settings.ts, from the OTEL_*
+   * variables); none: tracing off, and no span is made.
+   */
+  tracing?: TracingSettings | null;
 }
 
 /** Builds the gateway without listening, so tests can `inject()` requests. */
@@ -83,6 +92,7 @@ export function buildGateway({
   rememberedRequests,
   routing,
   redactor = vendorSecretRedactor(config.vendors).redactor,
+  tracing: tracingSettings = null,
 }: GatewayDependencies): FastifyInstance {
   // Every event this gateway writes, whatever a vendor put in it, is redacted.
   const sink = redactingSink(givenSink, redactor);
@@ -101,6 +111,7 @@ export function buildGateway({
   // Bodies are parsed only after onRequest let them in, and refused past MAX_JSON_DEPTH.
   registerJsonBodyParser(app);
   app.decorateRequest("caller", null);
+  app.decorateRequest("trace", null);
   const owners = new RequestOwners({ capacity: rememberedRequests, lookup: requestLookup });
   // Breakers read the same clock; weighted draws, jitter and backoff waits can be injected.
   const router = new Router(config, prices, { now: clock, ...routing });
@@ -113,6 +124,18 @@ export function buildGateway({
       "no price card for this vendor and model: its requests are recorded with price_known false and cost 0 (logged once)",
     ),
   );
+  const traffic = new TrafficMetrics(registry, { router, routing: config.routing, budgets });
+  const tracing = tracingSettings
+    ? new GatewayTracing(
+        tracingSettings,
+        new Map(
+          [...upstreams].map(([id, upstream]) => [
+            id,
+            { providerName: upstream.adapter.providerName, baseUrl: upstream.vendor.base_url },
+          ]),
+        ),
+      )
+    : null;
   const dependencies = {
     apiKeys: new ApiKeys(config.api_keys, budgets ?? undefined),
     router,
@@ -122,10 +145,22 @@ export function buildGateway({
     refuseUnpriced: config.refuse_unpriced,
     clock,
     upstreams,
-    // Remembers each completed request's tenant, for /v1/feedback.
-    sink: rememberingCompletions(sink, owners),
+    // Remembers each completed request's tenant, for /v1/feedback; counts each in the metrics.
+    sink: rememberingCompletions(traffic.counting(sink), owners),
     redactor,
     metrics: GatewayMetrics.for(registry),
+    traffic,
+  };
+  // Traced, a routed request's span starts before its key is checked and ends when its answer does.
+  const traced = (authenticate: onRequestHookHandler): onRequestHookHandler[] => {
+    if (!tracing) return [authenticate];
+    const startTrace: onRequestHookHandler = (request, reply, done) => {
+      const trace = tracing.startRequest(request, dependencies.sink);
+      request.trace = trace;
+      reply.raw.once("close", () => trace.end(reply.raw.statusCode));
+      done();
+    };
+    return [startTrace, authenticate];
   };
   const created = Math.floor(clock() / 1000);
   // Each keyed route checks its key where its API carries it, before the body is read.
@@ -137,10 +172,10 @@ export function buildGateway({
     anthropicMessagesApi.apiKeyOf,
   );
 
-  app.post("/v1/chat/completions", { onRequest: authenticateBearer }, (request, reply) =>
+  app.post("/v1/chat/completions", { onRequest: traced(authenticateBearer) }, (request, reply) =>
     dispatchChat(request, reply, openAIChatApi, dependencies),
   );
-  app.post("/v1/embeddings", { onRequest: authenticateBearer }, (request, reply) =>
+  app.post("/v1/embeddings", { onRequest: traced(authenticateBearer) }, (request, reply) =>
     embeddings(request, reply, dependencies),
   );
   app.post(
@@ -153,7 +188,7 @@ export function buildGateway({
           reply.header("request-id", request.id);
           done();
         },
-        authenticateApiKeyOrBearer,
+        ...traced(authenticateApiKeyOrBearer),
       ],
     },
     (request, reply) => dispatchChat(request, reply, anthropicMessagesApi, dependencies),
@@ -183,6 +218,7 @@ export function buildGateway({
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const gatewayError = toGatewayError(error);
     if (gatewayError.code === "internal_error") request.log.error({ err: error }, "gateway error");
+    request.trace?.failed(gatewayError.code);
     // Set here rather than in a hook on every request: answers that reach a vendor carry it
     // with their routing headers already.
     reply.header("x-request-id", request.id);
@@ -212,6 +248,8 @@ export function buildGateway({
     await Promise.all([...upstreams.values()].map((upstream) => upstream.close()));
     // Scores of JSON Schema checks still on the checker's thread, before the caller closes the sink.
     await heuristicScoresPublished(SCORES_CLOSE_WAIT_MS);
+    // The spans still batched, sent before the process goes.
+    await tracing?.shutdown();
   });
   return app;
 }

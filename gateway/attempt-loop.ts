@@ -3,7 +3,8 @@
 // (after a backoff, retry-after honoured), move to the next, or give up
 // (routing/retry-policy.ts). Each failed attempt publishes attempt_failed
 // with what happens next; each outcome feeds the candidate's circuit
-// breaker, and each answer its latency averages.
+// breaker, and each answer its latency averages. Each attempt is counted
+// (TrafficMetrics) and, when tracing is on, is a span of its own.
 import type { CallContext } from "./chat-dispatch.ts";
 import type { AttemptFailure } from "./failures.ts";
 import type { NextStep } from "./routing/retry-policy.ts";
@@ -51,31 +52,47 @@ export async function runAttempts(
     breaker.attemptStarted();
     const requestOffsetMs = call.ledger.elapsedMs();
     const attemptStartedAt = call.ledger.attemptStarted(candidate);
+    call.trace?.attemptStarted(candidate, call.ledger.attemptCount);
     const result = await attempt(candidate, attemptStartedAt);
     switch (result.outcome) {
-      case "answered":
+      case "answered": {
         breaker.recordSuccess();
-        latency.observe(
-          performance.now() - attemptStartedAt,
-          result.ttftMs === null ? null : Math.max(0, result.ttftMs - requestOffsetMs),
-          result.outputTokens,
-        );
+        const ttftMs = result.ttftMs === null ? null : Math.max(0, result.ttftMs - requestOffsetMs);
+        latency.observe(performance.now() - attemptStartedAt, ttftMs, result.outputTokens);
+        call.traffic.attemptEnded(candidate, call.task, "success");
+        call.trace?.attemptEnded({
+          outcome: "success",
+          // Whole answers have none (ttftMs null): only a stream has a first chunk.
+          timeToFirstChunkSeconds: ttftMs === null ? null : ttftMs / 1000,
+        });
         return null;
+      }
       case "refused":
         breaker.recordSuccess();
+        call.traffic.attemptEnded(candidate, call.task, "client_error");
+        call.trace?.attemptEnded({ outcome: "client_error" });
         return null;
       case "abandoned":
         breaker.attemptAbandoned();
+        call.traffic.attemptEnded(candidate, call.task, "client_closed");
+        call.trace?.attemptEnded({ outcome: "client_closed" });
         return null;
       case "broken":
         breaker.recordFailure();
         call.ledger.attemptFailed(candidate, result.failure, attemptStartedAt, GIVE_UP);
         result.complete();
+        call.traffic.attemptEnded(candidate, call.task, result.failure.errorClass);
+        call.trace?.attemptEnded({
+          outcome: result.failure.errorClass,
+          errorCode: result.failure.code,
+        });
         return null;
       case "failed":
         break;
     }
     const failure = result.failure;
+    call.traffic.attemptEnded(candidate, call.task, failure.errorClass);
+    call.trace?.attemptEnded({ outcome: failure.errorClass, errorCode: failure.code });
     failures.push(failure);
     // A client that left says nothing of the vendor's health.
     if (failure.errorClass === "client_closed") breaker.attemptAbandoned();
@@ -95,6 +112,9 @@ export async function runAttempts(
           router.random,
         );
     call.ledger.attemptFailed(candidate, failure, attemptStartedAt, step);
+    if (step.action === "next_candidate") {
+      call.traffic.failedOver(candidate, call.task, failure.errorClass);
+    }
     if (step.action === "give_up") break;
     if (step.action === "retry") {
       retries += 1;

@@ -36,6 +36,8 @@ import type {
 } from "./inbound/inbound-api.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { type NeutralResponse, NO_USAGE, outputTextOf } from "./neutral.ts";
+import { type CallTrace, PassedOnTrace } from "./observability/tracing.ts";
+import type { TrafficMetrics } from "./observability/traffic-metrics.ts";
 import type { PriceCatalog } from "./pricing.ts";
 import { type PromptApi, promptSha256 } from "./prompt-hash.ts";
 import { warningsHeaderValue } from "./reflected-text.ts";
@@ -81,6 +83,8 @@ export interface DispatchDependencies {
   sink: EventSink;
   /** Counts what the request path refuses of vendors (usage outside the contract). */
   metrics: GatewayMetrics;
+  /** Requests, attempts, failovers, latency, tokens and cost (observability/traffic-metrics.ts). */
+  traffic: TrafficMetrics;
   /** The vendor keys, kept out of streams (non-streamed answers pass app.ts's onSend hook). */
   redactor: SecretRedactor;
 }
@@ -102,6 +106,12 @@ export interface CallContext {
   unpricedRefused: ReadonlyMap<RouteTarget, string>;
   /** Aborted when the client goes away, so the upstream call stops too. */
   clientGone: AbortEmitter;
+  traffic: TrafficMetrics;
+  /**
+   * The request's trace (tracing on), or the client's trace context passed on
+   * to vendors as it came (tracing off, a traceparent sent), or null.
+   */
+  trace: CallTrace | null;
 }
 
 const NO_REFUSALS: ReadonlyMap<RouteTarget, string> = new Map();
@@ -162,7 +172,9 @@ export function beginCall(
     refused: refusalsOf(candidates, unpricedRefused, signals.refuse),
     at: requestedAt,
   });
-  const ledger = new RequestLedger(dependencies.sink, {
+  // Traced, the ledger publishes through the request's trace, which reads its events.
+  const requestTrace = request.trace;
+  const ledger = new RequestLedger(requestTrace ?? dependencies.sink, {
     requestId: request.id,
     tenantId: caller.tenantId,
     task,
@@ -190,6 +202,8 @@ export function beginCall(
     ledger,
     unpricedRefused,
     clientGone,
+    traffic: dependencies.traffic,
+    trace: requestTrace ?? PassedOnTrace.of(request.headers),
   };
 }
 
@@ -663,7 +677,10 @@ export async function sendAttempt(
 ): Promise<{ response: Dispatcher.ResponseData } | { failure: AttemptFailure }> {
   let response: Dispatcher.ResponseData;
   try {
-    response = await upstream.send(upstreamRequest, call.clientGone);
+    response = await upstream.send(
+      call.trace ? call.trace.carrying(upstreamRequest) : upstreamRequest,
+      call.clientGone,
+    );
   } catch (error) {
     return { failure: failureFromError(error) };
   }
