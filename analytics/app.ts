@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 import type { ClickHouseClient } from "../clickhouse/client.ts";
 import {
@@ -14,6 +15,7 @@ import {
   narrowScope,
   type TenantScope,
 } from "./access.ts";
+import { AnalyticsMetrics } from "./analytics-metrics.ts";
 import { ANALYTICS_ENDPOINTS } from "./endpoints.ts";
 import {
   ANALYTICS_BODY_LIMIT_BYTES,
@@ -54,6 +56,11 @@ export interface AnalyticsDependencies {
   exportOptions?: ExportOptions;
   /** Service-level targets the vendor brief reads (config `analytics.slo`). */
   slo?: SloConfig;
+  /**
+   * Where the API's request and export metrics go (analytics-metrics.ts);
+   * served by the caller. None: not counted.
+   */
+  metrics?: Registry;
 }
 
 const OPEN_SCOPE: TenantScope = { tokenId: "open", tenants: "all" };
@@ -71,6 +78,7 @@ export function buildAnalytics({
   tokens,
   exportOptions = DEFAULT_EXPORT_OPTIONS,
   slo = EMPTY_SLO_CONFIG,
+  metrics: registry,
 }: AnalyticsDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
@@ -90,6 +98,8 @@ export function buildAnalytics({
   // JSON only (fastify's text/plain parser would hand a string to a handler
   // that reads an object), nested at most MAX_BODY_DEPTH levels.
   registerJsonBodyParser(app);
+  const metrics = registry ? new AnalyticsMetrics(registry) : null;
+  metrics?.observe(app);
   const analyticsTokens = tokens ? new AnalyticsTokens(tokens) : null;
   if (analyticsTokens?.size === 0) {
     logger.warn("no analytics token configured (analytics.tokens): every query answers 401");
@@ -162,6 +172,7 @@ export function buildAnalytics({
       },
       exportOptions,
     );
+    metrics?.exported(dataset, parameters.format, prepared.rows);
     reply
       .type(prepared.contentType)
       .header("content-disposition", `attachment; filename="${prepared.fileName}"`)

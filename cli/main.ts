@@ -89,7 +89,9 @@ async function main(role: string | undefined): Promise<Stop[]> {
       stops.push(() => clickhouse.close());
       // One registry for the three roles, served at the gateway's /metrics.
       stops.push(await startIngest(config, clickhouse, logger, fail, metrics, redactor));
-      const analytics = await startAnalytics(config, clickhouse, logger);
+      const analytics = await startAnalytics(config, clickhouse, logger, metrics, {
+        serveMetrics: false,
+      });
       stops.push(analytics.stop);
       const gateway = await startGateway(
         config,
@@ -161,7 +163,9 @@ async function main(role: string | undefined): Promise<Stop[]> {
     case "analytics": {
       const clickhouse = await openClickHouse(config, logger);
       stops.push(() => clickhouse.close());
-      const analytics = await startAnalytics(config, clickhouse, logger, metrics);
+      const analytics = await startAnalytics(config, clickhouse, logger, metrics, {
+        serveMetrics: true,
+      });
       stops.push(analytics.stop);
       logger.info(startBanner(config, { analyticsUrl: analytics.url }));
       break;

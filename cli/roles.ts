@@ -13,6 +13,7 @@ import { seedBudgets } from "../gateway/budget-seed.ts";
 import { Budgets } from "../gateway/budgets.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
 import { metricsRoute } from "../gateway/metrics.ts";
+import { tracingSettingsFrom } from "../gateway/observability/tracing-settings.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
 import { clickhouseRequestLookup } from "../gateway/request-owners.ts";
 import { INGEST_GROUP, INGEST_TOPICS, runIngest } from "../ingest/consumer.ts";
@@ -100,6 +101,8 @@ export async function startGateway(
     budgets,
     requestLookup: lookupClient ? clickhouseRequestLookup(lookupClient) : undefined,
     redactor,
+    // The standard OTEL_* variables; off when none names an endpoint (tracing-settings.ts).
+    tracing: tracingSettingsFrom(process.env, "switchboard-gateway"),
   });
   const url = await app.listen({ host: gatewayConfig.host, port: gatewayConfig.port });
   logger.info(
@@ -200,14 +203,16 @@ export async function runReplay(
 }
 
 /**
- * `metrics`: served at GET /metrics when analytics runs alone (its process's
- * own metrics, for Prometheus); in `all` the gateway serves the registry.
+ * `metrics`: the process's registry; the API's request and export metrics
+ * go there. Served at GET /metrics here with `serveMetrics` (analytics
+ * alone); in `all` the gateway serves the registry.
  */
 export async function startAnalytics(
   config: SwitchboardConfig,
   clickhouse: ClickHouseClient,
   logger: Logger,
-  metrics?: Registry,
+  metrics: Registry,
+  options: { serveMetrics: boolean },
 ): Promise<{ url: string; stop: Stop }> {
   const app = buildAnalytics({
     clickhouse,
@@ -215,8 +220,9 @@ export async function startAnalytics(
     tokens: config.analytics.tokens,
     slo: config.analytics.slo,
     exportOptions: { ...DEFAULT_EXPORT_OPTIONS, focusPrices: focusPricesFor(config, logger) },
+    metrics,
   });
-  if (metrics) app.get("/metrics", metricsRoute(metrics));
+  if (options.serveMetrics) app.get("/metrics", metricsRoute(metrics));
   const url = await app.listen({ host: config.analytics.host, port: config.analytics.port });
   logger.info(
     `analytics listening on ${describeBoundAddresses(app.addresses())} (GET ${url}/v1/matrix)`,
