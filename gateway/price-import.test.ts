@@ -56,6 +56,13 @@ describe("price importers", () => {
       cache_write: "3.75",
       cache_write_1h: "6",
       output: "15",
+      long_context: {
+        above_input_tokens: 200_000,
+        input: "6",
+        output: "22.5",
+        cached_input: "0.6",
+        cache_write: "7.5",
+      },
     });
     const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");
     expect(gemini.prices.find((price) => price.model === "gemini-2.0-flash-001")).toMatchObject({

@@ -17,9 +17,20 @@ export interface ImportedRates {
   per_request?: string;
 }
 
+/** Rates of a whole request above an input threshold; a rate not given stays. */
+export interface ImportedLongContext {
+  above_input_tokens: number;
+  input?: string;
+  cached_input?: string;
+  cache_write?: string;
+  cache_write_1h?: string;
+  output?: string;
+}
+
 export interface ImportedPrice extends ImportedRates {
   vendor: string;
   model: string;
+  long_context?: ImportedLongContext;
   service_tiers?: Partial<Record<"batch" | "flex" | "priority", ImportedRates>>;
 }
 
@@ -113,6 +124,51 @@ const LITELLM_READ_FIELDS = new Set<string>([
   ),
 ]);
 
+/** LiteLLM's long-context fields: the standard field's name, then `_above_<N>k_tokens`. */
+const LITELLM_LONG_CONTEXT_RATES = [
+  ["input", "input_cost_per_token"],
+  ["output", "output_cost_per_token"],
+  ["cached_input", "cache_read_input_token_cost"],
+  ["cache_write", "cache_creation_input_token_cost"],
+  ["cache_write_1h", "cache_creation_input_token_cost_above_1hr"],
+] as const;
+
+/**
+ * The long-context rates LiteLLM has for one entry, at its one threshold
+ * (`_above_200k_tokens`: above 200,000 input tokens), and the fields read.
+ * An entry with two thresholds gets the lowest; the other's fields stay
+ * unread, and so reported.
+ */
+function liteLLMLongContext(
+  raw: LiteLLMEntry,
+  key: string,
+  warnings: string[],
+): { longContext?: ImportedLongContext; read: string[] } {
+  const thresholds = new Set<number>();
+  for (const field of Object.keys(raw)) {
+    const match = /_above_(\d+)k_tokens$/.exec(field);
+    if (match && LITELLM_LONG_CONTEXT_RATES.some(([, base]) => field.startsWith(`${base}_above_`)))
+      thresholds.add(Number(match[1]));
+  }
+  if (thresholds.size === 0) return { read: [] };
+  const thousands = Math.min(...thresholds);
+  const longContext: ImportedLongContext = { above_input_tokens: thousands * 1000 };
+  const read: string[] = [];
+  for (const [field, base] of LITELLM_LONG_CONTEXT_RATES) {
+    const name = `${base}_above_${thousands}k_tokens`;
+    const perToken = raw[name];
+    if (typeof perToken !== "number") continue;
+    longContext[field] = convert(
+      decimalFromFloat(perToken),
+      `long-context ${field}`,
+      key,
+      warnings,
+    );
+    read.push(name);
+  }
+  return { longContext, read };
+}
+
 /** A LiteLLM field that prices something: a rate per token, request, image, second, … */
 function isPriceField(field: string): boolean {
   return /(_cost|cost_per)/.test(field);
@@ -204,8 +260,11 @@ export function fromLiteLLMCatalog(
     }
     const serviceTiers = liteLLMServiceTiers(raw, key, result.warnings);
     if (serviceTiers) price.service_tiers = serviceTiers;
+    const long = liteLLMLongContext(raw, key, result.warnings);
+    if (long.longContext) price.long_context = long.longContext;
     const unread = Object.keys(raw).filter(
-      (field) => isPriceField(field) && !LITELLM_READ_FIELDS.has(field),
+      (field) =>
+        isPriceField(field) && !LITELLM_READ_FIELDS.has(field) && !long.read.includes(field),
     );
     if (unread.length > 0) {
       result.warnings.push(

@@ -66,6 +66,40 @@ const tierPrices = {
     .describe("USD per request that used any token (a search fee, say); defaults to 0"),
 };
 
+/**
+ * A whole request's rates once its input passes a threshold (Anthropic's and
+ * Gemini's above 200k input tokens): every token of it, not only those past
+ * the threshold, as the vendors bill. A rate not given stays the one it
+ * replaces.
+ */
+const longContextPrices = z
+  .object({
+    above_input_tokens: z
+      .number()
+      .int()
+      .min(1)
+      .describe(
+        "the whole prompt (cache reads and writes included) above this many tokens takes these rates",
+      ),
+    input: decimalPrice.optional(),
+    cached_input: decimalPrice.optional(),
+    cache_write: decimalPrice.optional(),
+    cache_write_1h: decimalPrice.optional(),
+    output: decimalPrice.optional(),
+    reasoning: decimalPrice.optional(),
+  })
+  .strict();
+
+/** One set of rates and, optionally, its long-context rates. */
+const ratePrices = {
+  ...tierPrices,
+  long_context: longContextPrices
+    .optional()
+    .describe(
+      "the rates of a request whose input is above `above_input_tokens`, for all its tokens; those not given stay",
+    ),
+};
+
 /** The tiers a card prices apart from its own (standard) rates. */
 export const PRICED_TIERS = SERVICE_TIERS.filter(
   (tier): tier is Exclude<ServiceTier, "standard"> => tier !== "standard",
@@ -74,9 +108,9 @@ export type PricedTier = (typeof PRICED_TIERS)[number];
 
 /** The token prices of a card (and of a contract's own prices per model). */
 export const cardPrices = {
-  ...tierPrices,
+  ...ratePrices,
   service_tiers: z
-    .partialRecord(z.enum(PRICED_TIERS), z.object(tierPrices).strict())
+    .partialRecord(z.enum(PRICED_TIERS), z.object(ratePrices).strict())
     .optional()
     .describe(
       "rates of the batch, flex and priority tiers, each a whole set of prices with the card's defaults (cached_input and cache_write: that tier's input; reasoning: its output; per_request: 0); the card's own rates are the standard tier",
@@ -138,6 +172,8 @@ export interface Rates {
   perRequest: { quoted: string; scaled: bigint };
   /** The rates of the tiers priced apart; a tier not here has none of its own. */
   serviceTiers: Partial<Record<PricedTier, Rates>>;
+  /** The rates of a whole request whose input is above `aboveInputTokens`; none when not priced apart. */
+  longContext: { aboveInputTokens: number; rates: Rates } | null;
 }
 
 /** One effective-dated price card of one vendor's model. */
@@ -169,6 +205,21 @@ export function ratesOf(entry: PriceEntry): Rates {
     reasoning: entry.reasoning ?? entry.output,
   };
   const perRequest = entry.per_request ?? "0";
+  const long = entry.long_context;
+  const longContext = long
+    ? {
+        aboveInputTokens: long.above_input_tokens,
+        rates: ratesOf({
+          input: long.input ?? quoted.input,
+          cached_input: long.cached_input ?? quoted.cachedInput,
+          cache_write: long.cache_write ?? quoted.cacheWrite,
+          cache_write_1h: long.cache_write_1h ?? quoted.cacheWrite1h,
+          output: long.output ?? quoted.output,
+          reasoning: long.reasoning ?? quoted.reasoning,
+          per_request: perRequest,
+        }),
+      }
+    : null;
   return {
     quoted,
     scaled: {
@@ -181,6 +232,7 @@ export function ratesOf(entry: PriceEntry): Rates {
     },
     perRequest: { quoted: perRequest, scaled: parseDecimal(perRequest, MONEY_SCALE) },
     serviceTiers,
+    longContext,
   };
 }
 
@@ -212,12 +264,19 @@ export function cardVersion(
 /**
  * Exact cost in USD × 10^18. Input tokens include cache reads and cache
  * writes, each billed at its own rate (the writes that live an hour at theirs,
- * the rest at the 5-minute rate), the rest at the input rate; output
+ * the rest at the 5-minute rate), the rest at the input rate; a request whose
+ * input is above a long-context threshold is billed whole at those rates;
+ * output
  * tokens include reasoning tokens, billed at the reasoning rate, the rest at
  * the output rate. The per-request fee is added once when any token was used
  * (an attempt the vendor never answered uses none and costs nothing).
  */
-export function scaledCost(rates: Rates, usage: TokenUsage): bigint {
+export function scaledCost(card: Rates, usage: TokenUsage): bigint {
+  // Above the threshold, every token of the request at the long-context rates.
+  const rates =
+    card.longContext && usage.inputTokens > card.longContext.aboveInputTokens
+      ? card.longContext.rates
+      : card;
   const cacheWrite = usage.cacheWriteInputTokens ?? 0;
   const cacheWrite1h = Math.min(usage.cacheWrite1hInputTokens ?? 0, cacheWrite);
   const reasoning = usage.reasoningTokens ?? 0;
