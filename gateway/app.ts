@@ -219,6 +219,10 @@ export function buildGateway({
     const gatewayError = toGatewayError(error);
     if (gatewayError.code === "internal_error") request.log.error({ err: error }, "gateway error");
     request.trace?.failed(gatewayError.code);
+    dependencies.metrics.errorAnswers.inc({
+      route: request.routeOptions.url ?? "unmatched",
+      code: gatewayError.code,
+    });
     // Set here rather than in a hook on every request: answers that reach a vendor carry it
     // with their routing headers already.
     reply.header("x-request-id", request.id);

@@ -26,12 +26,25 @@ export class GatewayMetrics {
    * from configuration and the adapters, never from a request.
    */
   readonly usageRejected: Counter<"vendor" | "field">;
+  /**
+   * Error answers written by the app's error handler: every refusal before
+   * routing (a key, a budget, a bad body) and the final error of a request
+   * that failed after it. Labelled by route pattern (never the URL) and the
+   * stable error code (errors.ts): both bounded. Counted on the error path only.
+   */
+  readonly errorAnswers: Counter<"route" | "code">;
 
   private constructor(registry: Registry) {
     this.usageRejected = new Counter({
       name: "switchboard_usage_rejected_total",
       help: "Answers whose vendor-reported usage was outside the usage contract (negative, fractional, not a number, over the bound); recorded with estimated usage.",
       labelNames: ["vendor", "field"] as const,
+      registers: [registry],
+    });
+    this.errorAnswers = new Counter({
+      name: "switchboard_gateway_error_answers_total",
+      help: "Error answers of the gateway's error handler, by route pattern (unmatched: no route) and error code: refusals before routing and the final error of a failed request.",
+      labelNames: ["route", "code"] as const,
       registers: [registry],
     });
   }

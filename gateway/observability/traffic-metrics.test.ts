@@ -80,6 +80,8 @@ describe("the gateway's /metrics", () => {
       // down skipped (open); a task no config names is counted as `other`
       await ask(false, { "x-switchboard-task": "adhoc-task-4711" }),
     ];
+    const refused = await askSmart(url, { key: "sk-not-a-key", prompt: "hello", stream: false });
+    expect(refused.status).toBe(401);
     const response = await fetch(`${url}/metrics`);
     const text = await response.text();
 
@@ -143,6 +145,13 @@ describe("the gateway's /metrics", () => {
       sampleValue(samples, headroom, { budget: "monthly-spend", unit: "usd", limit: "soft" }),
     ).toBeCloseTo(5 - 0.000111, 9);
 
+    expect(
+      sampleValue(samples, "switchboard_gateway_error_answers_total", {
+        route: "/v1/chat/completions",
+        code: "invalid_api_key",
+      }),
+    ).toBe(1);
+
     // Bounded labels: configured names, `other` and `none` only; no request id, key or tenant.
     for (const sample of samples.filter((each) => each.name.startsWith("switchboard_gateway_"))) {
       if ("vendor" in sample.labels) {
@@ -150,7 +159,7 @@ describe("the gateway's /metrics", () => {
       }
       if ("task" in sample.labels) expect(["general", "other"]).toContain(sample.labels.task);
     }
-    for (const id of ids) expect(text).not.toContain(id);
+    for (const id of [...ids, refused.requestId ?? ""]) expect(text).not.toContain(id);
     expect(text).not.toContain("adhoc-task-4711");
     expect(text).not.toContain("acme");
     expect(text).not.toContain(KEY);
