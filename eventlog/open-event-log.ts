@@ -4,9 +4,11 @@ import type { Registry } from "prom-client";
 import { kafkaFromBrokers } from "./kafka/client.ts";
 import { ensureTopics } from "./kafka/ensure-topics.ts";
 import { KafkaBatchSender } from "./kafka/kafka-batch-sender.ts";
+import { openKafkaFollower } from "./kafka/kafka-follower.ts";
 import { openKafkaReplay } from "./kafka/kafka-replay.ts";
 import { KafkaSink, type KafkaSinkOptions } from "./kafka/kafka-sink.ts";
 import { KafkaSource } from "./kafka/kafka-source.ts";
+import { openLocalFollower } from "./local/local-follower.ts";
 import { LocalLogSink, type LocalLogSinkOptions } from "./local/local-log-sink.ts";
 import { LocalLogSource } from "./local/local-log-source.ts";
 import { openLocalReplay } from "./local/local-replay.ts";
@@ -83,6 +85,15 @@ export interface EventLog {
   createSink(options?: { outbox?: string }): Promise<EventSink>;
   createSource(group: string, topics: string[]): Promise<EventSource>;
   /**
+   * A reader in a group of its own that starts where the group `after` has
+   * committed, so it sees what that group has not stored yet and everything
+   * after. The gateway follows its fleet's completions and budget alerts from
+   * where ingest has stored on (see gateway/fleet-spend.ts). Kafka: a new
+   * group per call (`switchboard-follow-<name>-…`), removed at close; the
+   * local log: `switchboard-follow-<name>`, set to `after`'s positions.
+   */
+  openFollower(topics: string[], options: { after: string; name: string }): Promise<EventSource>;
+  /**
    * A one-off source for `switchboard replay` (see ReplaySource). `from`:
    * Kafka starts at the first record sent at or after it; the local log keeps
    * no time index and refuses it (LocalReplayFromError) rather than replay
@@ -122,6 +133,13 @@ export function openEventLog(options: EventLogOptions): EventLog {
         LocalLogSink.open({ ...sinkOptions, directory: options.localDirectory, logger }),
       createSource: async (group, topics) =>
         new LocalLogSource({ ...sourceOptions, topics, group }),
+      openFollower: (topics, { after, name }) =>
+        openLocalFollower(topics, {
+          ...sourceOptions,
+          directory: options.localDirectory,
+          after,
+          name,
+        }),
       openReplay: async (topics, { from } = {}) => {
         if (from) throw new LocalReplayFromError();
         return openLocalReplay(topics, sourceOptions);
@@ -200,6 +218,10 @@ export function openEventLog(options: EventLogOptions): EventLog {
     createSource: async (group, topics) => {
       await ensureTopicsOnce();
       return new KafkaSource(kafka, { ...sourceOptions, group, topics });
+    },
+    openFollower: async (topics, { after, name }) => {
+      await ensureTopicsOnce();
+      return openKafkaFollower(kafka, topics, { ...sourceOptions, after, name });
     },
     openReplay: async (topics, { from } = {}) => {
       await ensureTopicsOnce();
