@@ -7,11 +7,13 @@ import type { FocusPrice } from "../analytics/export/focus-prices.ts";
 import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts";
 import { migrate } from "../clickhouse/migrate.ts";
 import { openEventLog } from "../eventlog/index.ts";
+import type { EventSink } from "../eventlog/ports.ts";
 import { redactingSink, type SecretRedactor } from "../eventlog/secret-redactor.ts";
 import { buildGateway } from "../gateway/app.ts";
 import { seedBudgets } from "../gateway/budget-seed.ts";
-import { Budgets } from "../gateway/budgets.ts";
+import type { Budgets } from "../gateway/budgets.ts";
 import type { GatewayConfig } from "../gateway/config.ts";
+import { startSharedBudgets } from "../gateway/fleet-spend.ts";
 import { metricsRoute } from "../gateway/metrics.ts";
 import { tracingSettingsFrom } from "../gateway/observability/tracing-settings.ts";
 import { PriceCatalog } from "../gateway/pricing.ts";
@@ -78,14 +80,24 @@ export async function startGateway(
   const gatewayLogger = logger.child({ role: "gateway" });
   // With Kafka, an outbox under <data_dir>/outbox/gateway: requests never wait on Kafka.
   // Redacted before it, so budget alerts pass the same redactor as the gateway's events.
-  const sink = redactingSink(
-    await eventLogFor(config, metrics, logger).createSink({ outbox: "gateway" }),
-    redactor,
-  );
+  const eventLog = eventLogFor(config, metrics, logger);
+  let sink: EventSink = redactingSink(await eventLog.createSink({ outbox: "gateway" }), redactor);
   let budgets: Budgets | undefined;
+  let closeFleetSpend: Stop | undefined;
   if (gatewayConfig.budgets.length > 0) {
-    budgets = new Budgets(gatewayConfig.budgets, sink);
-    await seedBudgetsAtStart(config, budgets, gatewayLogger, clickhouse);
+    // Spend shared by the fleet through the event log, on top of the seed (gateway/fleet-spend.ts).
+    const shared = await startSharedBudgets({
+      configs: gatewayConfig.budgets,
+      sink,
+      eventLog,
+      after: INGEST_GROUP,
+      seed: (unseeded) => seedBudgetsAtStart(config, unseeded, gatewayLogger, clickhouse),
+      logger: gatewayLogger,
+      metrics,
+    });
+    sink = shared.sink;
+    budgets = shared.budgets;
+    closeFleetSpend = shared.close;
   }
   // /v1/feedback finds requests older than its memory in ClickHouse, when the
   // gateway has one: the process's own (`all`), or a server (never embedded chDB,
@@ -112,6 +124,7 @@ export async function startGateway(
     url,
     stop: async () => {
       await app.close();
+      await closeFleetSpend?.();
       await sink.close();
       if (lookupClient && !clickhouse) await lookupClient.close();
     },

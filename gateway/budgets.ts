@@ -3,8 +3,9 @@
 // comparing BigInts, with no await. Spend is added when a request completes;
 // the budget_alerted events are published then, once per budget, level and
 // period. Spend lives in this process's memory, seeded at start from
-// ClickHouse (budget-seed.ts); the README says how exact that is with
-// several replicas.
+// ClickHouse (budget-seed.ts) and fed with the other replicas' completions as
+// the event log brings them (fleet-spend.ts); the README states the bound
+// that leaves on a hard limit.
 import type { EventSink } from "../eventlog/ports.ts";
 import { eventTime, newEventId } from "../events/ids.ts";
 import { formatDecimal, parseDecimal } from "../events/money.ts";
@@ -106,15 +107,64 @@ export class Budgets {
     const now = this.clock();
     for (const state of states) {
       rollOver(state, now);
-      state.spent += state.config.unit === "usd" ? spend.costScaled : BigInt(spend.tokens);
-      if (!state.softAlerted && state.soft !== null && state.spent >= state.soft) {
-        state.softAlerted = true;
-        this.alert(state, "soft", state.soft, request, now);
+      this.add(state, spend, request, now);
+    }
+  }
+
+  /**
+   * Adds the spend of a request another replica of the fleet completed (its
+   * request_completed, read back from the event log) to the budgets of its
+   * key and team, when it falls in their current period. An alert it crosses
+   * into is published here too, unless the fleet's has been read already
+   * (`fleetAlerted`): two replicas crossing within the log's lag of each
+   * other may both publish one.
+   */
+  recordFleet(completion: {
+    keyId: string | null;
+    team: string | null;
+    occurredAt: number;
+    spend: Spend;
+    tenantId: string;
+    requestId: string;
+  }): void {
+    const now = this.clock();
+    for (const state of this.states) {
+      const { scope, scope_id: scopeId } = state.config;
+      if (scopeId !== (scope === "key" ? completion.keyId : completion.team)) continue;
+      rollOver(state, now);
+      if (completion.occurredAt < state.periodStart || completion.occurredAt >= state.periodEnd) {
+        continue;
       }
-      if (!state.hardAlerted && state.hard !== null && state.spent >= state.hard) {
-        state.hardAlerted = true;
-        this.alert(state, "hard", state.hard, request, now);
-      }
+      this.add(state, completion.spend, completion, now);
+    }
+  }
+
+  /** A budget_alerted of the fleet: this replica will not publish the same budget, level and period again. */
+  fleetAlerted(alert: { budgetId: string; level: "soft" | "hard"; periodStart: number }): void {
+    const now = this.clock();
+    for (const state of this.states) {
+      if (state.config.id !== alert.budgetId) continue;
+      rollOver(state, now);
+      if (state.periodStart !== alert.periodStart) continue;
+      if (alert.level === "soft") state.softAlerted = true;
+      else state.hardAlerted = true;
+    }
+  }
+
+  private add(
+    state: BudgetState,
+    spend: Spend,
+    request: { tenantId: string; requestId: string },
+    now: number,
+  ): void {
+    state.spent += state.config.unit === "usd" ? spend.costScaled : BigInt(spend.tokens);
+    if (!state.softAlerted && state.soft !== null && state.spent >= state.soft) {
+      state.softAlerted = true;
+      this.alert(state, "soft", state.soft, request, now);
+    }
+    if (!state.hardAlerted && state.hard !== null && state.spent >= state.hard) {
+      state.hardAlerted = true;
+      this.alert(state, "hard", state.hard, request, now);
     }
   }
 
