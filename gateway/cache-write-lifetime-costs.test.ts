@@ -6,22 +6,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatDecimal, parseDecimal } from "../events/money.ts";
-import { referenceJson } from "../test/fixtures/reference.ts";
+import { catalogOf, liteLLMCatalog, PRICED_AT } from "../test/fixtures/price-catalogs.ts";
 import { CostBook } from "./costs.ts";
 import { fromLiteLLMCatalog } from "./price-import.ts";
-import { PriceCatalog, type PriceCatalogFile, type TokenUsage } from "./pricing.ts";
+import type { TokenUsage } from "./pricing.ts";
 
-const litellm = referenceJson("litellm/model_prices_and_context_window.json");
-const NOW = Date.parse("2026-11-20T10:00:00.000Z");
-
-function catalogOf(prices: PriceCatalogFile["prices"]) {
-  return new PriceCatalog({
-    version: "cat-1",
-    currency: "USD",
-    unit: "per_million_tokens",
-    prices,
-  });
-}
+const litellm = liteLLMCatalog();
+const NOW = PRICED_AT;
 
 const anthropic = fromLiteLLMCatalog(litellm, "anthropic", "anthropic");
 const costs = new CostBook(catalogOf(anthropic.prices));

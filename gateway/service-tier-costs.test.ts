@@ -6,31 +6,17 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatDecimal, parseDecimal } from "../events/money.ts";
 import { SERVICE_TIERS, type ServiceTier } from "../events/schemas.ts";
-import { referenceJson } from "../test/fixtures/reference.ts";
+import { catalogOf, liteLLMCatalog, PRICED_AT } from "../test/fixtures/price-catalogs.ts";
 import { contractConfig } from "./config.ts";
 import { CostBook } from "./costs.ts";
 import { fromLiteLLMCatalog } from "./price-import.ts";
-import {
-  PriceCatalog,
-  type PriceCatalogFile,
-  priceCatalogFile,
-  type TokenUsage,
-} from "./pricing.ts";
+import { priceCatalogFile, type TokenUsage } from "./pricing.ts";
 
-const litellm = referenceJson("litellm/model_prices_and_context_window.json");
-const NOW = Date.parse("2026-11-20T10:00:00.000Z");
+const litellm = liteLLMCatalog();
+const NOW = PRICED_AT;
 
 function usage(parts: Partial<TokenUsage> & { inputTokens: number; outputTokens: number }) {
   return { cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: 0, ...parts };
-}
-
-function catalogOf(prices: PriceCatalogFile["prices"]) {
-  return new PriceCatalog({
-    version: "cat-1",
-    currency: "USD",
-    unit: "per_million_tokens",
-    prices,
-  });
 }
 
 const imported = fromLiteLLMCatalog(litellm, "openai", "openai");
