@@ -31,7 +31,7 @@ describe("the analytics API under generated input", () => {
         }
       }),
       {
-        numRuns: Number(process.env.FUZZ_RUNS) || 200,
+        numRuns: Number(process.env.FUZZ_RUNS) || 100,
         seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined,
         path: process.env.FUZZ_PATH || undefined,
       },
