@@ -53,7 +53,15 @@ export async function runAttempts(
     const requestOffsetMs = call.ledger.elapsedMs();
     const attemptStartedAt = call.ledger.attemptStarted(candidate);
     call.trace?.attemptStarted(candidate, call.ledger.attemptCount);
-    const result = await attempt(candidate, attemptStartedAt);
+    let result: AttemptResult;
+    try {
+      result = await attempt(candidate, attemptStartedAt);
+    } catch (error) {
+      // The gateway's own failure (completingOnce records the request): the attempt still ends.
+      call.traffic.attemptEnded(candidate, call.task, "gateway_error");
+      call.trace?.attemptEnded({ outcome: "gateway_error" });
+      throw error;
+    }
     switch (result.outcome) {
       case "answered": {
         breaker.recordSuccess();

@@ -284,6 +284,38 @@ describe("traces over OTLP/HTTP", () => {
     expect(requests.map((span) => span.traceId)).toContain(traceId);
   });
 
+  it("ends the request's span with its completion when the client leaves mid-stream", async () => {
+    const { url, otlp } = await tracedGateway();
+    const leaving = new AbortController();
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "slow",
+        stream: true,
+        messages: [{ role: "user", content: PROMPT }],
+      }),
+      signal: leaving.signal,
+    });
+    const reader = response.body?.getReader();
+    await reader?.read(); // the first chunk: the stream has begun
+    leaving.abort();
+    await expect.poll(() => vendor.received.length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await gateway?.close();
+    gateway = null;
+    const [request] = otlp.spans().filter((span) => span.kind === SERVER);
+    expect(attributesOf(request?.attributes ?? [])).toMatchObject({
+      "error.type": "client_closed",
+      "switchboard.vendor": "slow",
+      "http.response.status_code": 200,
+    });
+    const attempts = otlp.spans().filter((span) => span.kind === CLIENT);
+    expect(attempts.map((span) => attributesOf(span.attributes)["switchboard.outcome"])).toEqual([
+      "client_closed",
+    ]);
+  });
+
   it("sends OTLP protobuf by default (http/protobuf)", async () => {
     const { url, otlp } = await tracedGateway("http/protobuf");
     expect((await ask(url, false)).status).toBe(200);

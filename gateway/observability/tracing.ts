@@ -197,6 +197,10 @@ export class GatewayTracing {
 export class RequestTrace implements CallTrace, EventSink {
   private readonly context: Context;
   private attemptSpan: Span | null = null;
+  private routed = false;
+  private completed = false;
+  /** The status the response closed with, while its request_completed is still to come. */
+  private closedWith: number | null = null;
   private ended = false;
 
   constructor(
@@ -213,6 +217,7 @@ export class RequestTrace implements CallTrace, EventSink {
     this.sink.publish(event);
     switch (event.event_type) {
       case "route_decided": {
+        this.routed = true;
         this.span.updateName(`${this.operation} ${event.request_model}`);
         this.span.setAttributes({
           [ATTRIBUTES.requestModel]: event.request_model,
@@ -266,6 +271,8 @@ export class RequestTrace implements CallTrace, EventSink {
           } = attributes;
           this.attemptSpan.setAttributes(usage);
         }
+        this.completed = true;
+        if (this.closedWith !== null) this.finish(this.closedWith);
         break;
       }
     }
@@ -319,6 +326,7 @@ export class RequestTrace implements CallTrace, EventSink {
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end();
+    if (this.closedWith !== null && this.completed) this.finish(this.closedWith);
   }
 
   carrying(request: UpstreamRequest): UpstreamRequest {
@@ -333,11 +341,24 @@ export class RequestTrace implements CallTrace, EventSink {
     this.span.setAttribute(ATTRIBUTES.errorType, code);
   }
 
-  /** The response is over (sent, or the connection closed). */
+  /**
+   * The response is over (sent, or the connection closed). A routed request
+   * whose client left before its request_completed ends with it: the ledger
+   * publishes one for every routed request (chat-dispatch.ts, completingOnce).
+   */
   end(statusCode: number): void {
+    if (this.routed && !this.completed) this.closedWith = statusCode;
+    else this.finish(statusCode);
+  }
+
+  private finish(statusCode: number): void {
     if (this.ended) return;
+    // An attempt still open (its request_completed came from inside it) ends first, with its outcome.
+    if (this.attemptSpan) {
+      this.closedWith = statusCode;
+      return;
+    }
     this.ended = true;
-    this.attemptSpan?.end();
     this.span.setAttribute(ATTRIBUTES.httpStatus, statusCode);
     if (statusCode >= 500) this.span.setStatus({ code: SpanStatusCode.ERROR });
     this.span.end();

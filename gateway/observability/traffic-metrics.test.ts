@@ -155,7 +155,7 @@ describe("the gateway's /metrics", () => {
     // Bounded labels: configured names, `other` and `none` only; no request id, key or tenant.
     for (const sample of samples.filter((each) => each.name.startsWith("switchboard_gateway_"))) {
       if ("vendor" in sample.labels) {
-        expect(["down", "up", "other", "none"]).toContain(sample.labels.vendor);
+        expect(["down", "up", "slow", "other", "none"]).toContain(sample.labels.vendor);
       }
       if ("task" in sample.labels) expect(["general", "other"]).toContain(sample.labels.task);
     }
