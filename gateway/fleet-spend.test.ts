@@ -172,20 +172,66 @@ describe("fleet spend", () => {
     expect(await metrics.metrics()).toMatch(/^switchboard_gateway_fleet_lag_events 5$/m);
   });
 
-  it("starts counting its own spend only when the log cannot be followed", async () => {
+  it("starts on its own spend when the log cannot be followed, and follows it once it can", async () => {
+    let attempts = 0;
+    let handler: Parameters<EventSource["start"]>[0] | undefined;
+    let closed = false;
     const shared = await startSharedBudgets({
       configs: [teamDaily],
       sink: new RecordingSink(),
       eventLog: {
         openFollower: async () => {
+          attempts += 1;
+          if (attempts < 3) throw new Error("kafka is down");
+          return {
+            start: (given) => {
+              handler = given;
+              return new Promise(() => {});
+            },
+            close: async () => {
+              closed = true;
+            },
+            lag: async () => [{ topic: "a", partition: 0, lag: 1 }],
+          };
+        },
+      },
+      after: "switchboard-ingest",
+      seed: async () => {},
+      logger,
+      clock: () => NOW,
+      retryMilliseconds: 10,
+    });
+    expect(await shared.lag()).toBe(0);
+    const deadline = Date.now() + 5_000;
+    while (handler === undefined) {
+      if (Date.now() > deadline) throw new Error("never followed");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(attempts).toBe(3);
+    await handler([logRecord(completion("0.25"))], { signal });
+    expect(shared.budgets.all[0]?.spent).toBe(parseDecimal("0.25"));
+    expect(await shared.lag()).toBe(1);
+    await shared.close();
+    expect(closed).toBe(true);
+  });
+
+  it("stops retrying when closed before the log could be followed", async () => {
+    let attempts = 0;
+    const shared = await startSharedBudgets({
+      configs: [teamDaily],
+      sink: new RecordingSink(),
+      eventLog: {
+        openFollower: async () => {
+          attempts += 1;
           throw new Error("kafka is down");
         },
       },
       after: "switchboard-ingest",
       seed: async () => {},
       logger,
+      retryMilliseconds: 60_000,
     });
-    expect(await shared.lag()).toBe(0);
     await shared.close();
+    expect(attempts).toBe(1);
   });
 });

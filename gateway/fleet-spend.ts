@@ -14,6 +14,7 @@
 // spend of the requests in flight when it is reached, plus the spend of the
 // completions the replicas have not read back yet (the consumer lag,
 // `switchboard_gateway_fleet_lag_events`).
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
 import type { EventLog } from "../eventlog/open-event-log.ts";
@@ -157,7 +158,8 @@ function count(value: unknown): number {
  *     1 and 2 are counted twice: a limit is reached early, never late);
  *  3. the follower starts: the fleet's spend from the log is added on top.
  * When the log cannot be followed (Kafka down at start), the gateway still
- * starts, counting its own spend only, and says so at error level.
+ * starts, counting its own spend only, says so at error level, and opens the
+ * follower as soon as it can (retried every `retryMilliseconds`).
  */
 export async function startSharedBudgets(options: {
   configs: readonly BudgetConfig[];
@@ -169,6 +171,8 @@ export async function startSharedBudgets(options: {
   logger: Logger;
   metrics?: Registry;
   clock?: Clock;
+  /** Wait between attempts to open the follower after it failed at start. Default 5 s. */
+  retryMilliseconds?: number;
 }): Promise<{
   sink: EventSink;
   budgets: Budgets;
@@ -180,21 +184,10 @@ export async function startSharedBudgets(options: {
   const own = new OwnEvents();
   const sink = own.tracking(options.sink);
   const budgets = new Budgets(options.configs, sink, options.clock);
-  let source: EventSource | undefined;
-  try {
-    source = await options.eventLog.openFollower(FLEET_SPEND_TOPICS, {
-      after: options.after,
-      name: "gateway",
-    });
-  } catch (error) {
-    logger.error(
-      { err: error },
-      "fleet spend: the event log cannot be followed; budgets count only this replica's spend",
-    );
-  }
-  await options.seed(budgets);
-  if (source !== undefined) {
-    followFleetSpend({ source, budgets, own, logger, metrics: options.metrics }).catch(
+  const openFollower = () =>
+    options.eventLog.openFollower(FLEET_SPEND_TOPICS, { after: options.after, name: "gateway" });
+  const follow = (opened: EventSource) => {
+    followFleetSpend({ source: opened, budgets, own, logger, metrics: options.metrics }).catch(
       (error: unknown) => {
         logger.error(
           { err: error },
@@ -202,12 +195,56 @@ export async function startSharedBudgets(options: {
         );
       },
     );
+  };
+  let source: EventSource | undefined;
+  try {
+    source = await openFollower();
+  } catch (error) {
+    logger.error(
+      { err: error },
+      "fleet spend: the event log cannot be followed yet; budgets count only this replica's spend until it can",
+    );
+  }
+  await options.seed(budgets);
+  const stopRetrying = new AbortController();
+  let retrying: Promise<void> = Promise.resolve();
+  if (source !== undefined) {
+    follow(source);
+  } else {
+    // Opened later, it starts at ingest's commits then: the fleet's events
+    // ingest stored between the seed and that moment are missed. While Kafka
+    // is down nothing is ingested, so prompt retries keep that small.
+    retrying = (async () => {
+      while (!stopRetrying.signal.aborted) {
+        try {
+          await sleep(options.retryMilliseconds ?? 5_000, undefined, {
+            signal: stopRetrying.signal,
+          });
+          const opened = await openFollower();
+          if (stopRetrying.signal.aborted) {
+            await opened.close();
+            return;
+          }
+          source = opened;
+          follow(opened);
+          logger.info("fleet spend: following the event log now");
+          return;
+        } catch (error) {
+          if (stopRetrying.signal.aborted) return;
+          logger.debug({ err: error }, "fleet spend: the event log cannot be followed yet");
+        }
+      }
+    })();
   }
   return {
     sink,
     budgets,
     lag: async () => totalLag((await source?.lag()) ?? []),
-    close: async () => source?.close(),
+    close: async () => {
+      stopRetrying.abort();
+      await retrying;
+      await source?.close();
+    },
   };
 }
 

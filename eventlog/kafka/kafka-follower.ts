@@ -23,7 +23,8 @@ export async function openKafkaFollower(
 ): Promise<EventSource> {
   const { after, name, ...sourceOptions } = options;
   const startOffsets = new Map<string, string>();
-  const admin = kafka.admin();
+  // Bounded: a gateway opens its follower at start, and must not wait long on a Kafka that is down.
+  const admin = kafka.admin({ retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1_000 } });
   await admin.connect();
   try {
     for (const { topic, partitions } of await fetchCommits(admin, after, topics)) {
