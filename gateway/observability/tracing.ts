@@ -259,7 +259,10 @@ export class RequestTrace implements CallTrace, EventSink {
           attributes[ATTRIBUTES.finishReasons] = [event.finish_reason];
         if (event.status === "error") {
           attributes[ATTRIBUTES.errorType] = event.error_class ?? "gateway_error";
-          this.span.setStatus({ code: SpanStatusCode.ERROR });
+          // A server span is in error for the gateway's and the vendors' failures, not the client's.
+          if (event.error_class !== "client_error" && event.error_class !== "client_closed") {
+            this.span.setStatus({ code: SpanStatusCode.ERROR });
+          }
         }
         this.span.setAttributes(attributes);
         // The attempt that completed the request (an answer, or the vendor's refusal).
