@@ -75,10 +75,11 @@ export const EXPORT_DATASETS = {
     // A FOCUS row is about 780 bytes of Arrow (descriptions, SKU ids, tags
     // JSON), 2.7 times a request's. Pages of 200,000 were at most a fifth
     // faster than of 100,000 and took some 500 MB more at their peak. Pages
-    // count requests, and a request is up to six rows (a class each), most
-    // often two or three: 40,000 requests make about 100,000 rows (sized by
-    // that arithmetic, not yet measured like the figures above).
-    maxPageRows: 40_000,
+    // count requests, and a request is up to six rows (a class each), about
+    // 4.5 with cache and reasoning tokens: 20,000 requests make some 90,000
+    // rows, near a page of the one-row-a-request export. Sized by that
+    // arithmetic; not yet measured on a quiet machine like the figures above.
+    maxPageRows: 20_000,
   },
 } as const satisfies Record<string, ExportDataset>;
 

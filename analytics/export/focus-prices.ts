@@ -36,21 +36,27 @@ export interface FocusPrice {
   contracted: UnitPrices;
 }
 
+/** What a request is looked up by: vendor, model, card version, contract ('' for none) and tier. */
+export function focusPriceKey(price: FocusPrice): string {
+  return [
+    price.vendor,
+    price.model,
+    price.cardVersion,
+    price.contractId ?? "",
+    price.serviceTier,
+  ].join("\u0000");
+}
+
 /**
  * The prices as one JSON query parameter, which focus.ts reads with
- * JSONExtract: exact decimal strings, never numbers.
+ * JSONExtract: the keys, and the list and contracted unit prices index for
+ * index, as exact decimal strings, never numbers.
  */
 export function focusPricesParameter(prices: readonly FocusPrice[]): string {
   const decimals = (unit: UnitPrices) => CHARGE_CLASSES.map((name) => formatDecimal(unit[name]));
-  return JSON.stringify(
-    prices.map((price) => [
-      price.vendor,
-      price.model,
-      price.cardVersion,
-      price.contractId ?? "",
-      price.serviceTier,
-      decimals(price.list),
-      decimals(price.contracted),
-    ]),
-  );
+  return JSON.stringify({
+    keys: prices.map(focusPriceKey),
+    list: prices.map((price) => decimals(price.list)),
+    contracted: prices.map((price) => decimals(price.contracted)),
+  });
 }

@@ -55,9 +55,26 @@ const MONEY = "Decimal(38, 18)";
 const CHARGE = `Tuple(String, Nullable(UInt64), Nullable(${MONEY}), Nullable(${MONEY}), ${MONEY}, ${MONEY})`;
 const CLASSES = `[${CHARGE_CLASSES.map((name) => `'${name}'`).join(", ")}]`;
 
+/**
+ * The prices (the `focus_prices` parameter, focus-prices.ts) are constants
+ * of the query, with no lambda so ClickHouse folds them once: a request's
+ * key is looked up in `transform`'s hash table and its prices read by that
+ * index. Not a join: a join kept ClickHouse from reading a page by the
+ * ingested_at index, so every page read the whole table.
+ */
+const PRICE_KEYS = `JSONExtract({focus_prices:String}, 'keys', 'Array(String)')`;
+const PRICE_INDEX = `transform(
+  concat(vendor, '\\0', model, '\\0', price_card_version, '\\0', ifNull(contract_id, ''), '\\0', service_tier),
+  ${PRICE_KEYS}, arrayEnumerate(${PRICE_KEYS}), 0)`;
+/** A request's unit prices by class, list and contracted; [] when none is known. */
+const pricesAt = (side: "list" | "contracted") =>
+  `arrayElement(JSONExtract({focus_prices:String}, '${side}', 'Array(Array(${MONEY}))'), ${PRICE_INDEX})`;
+const LIST_PRICES = pricesAt("list");
+const CONTRACTED_PRICES = pricesAt("contracted");
+
 /** Reasoning has a row of its own only when the card or contract prices it apart from output. */
-const REASONING_APART = `(length(list_prices) = 6
-  AND (list_prices[5] != list_prices[4] OR contracted_prices[5] != contracted_prices[4]))`;
+const REASONING_APART = `(length(${LIST_PRICES}) = 6
+  AND (${LIST_PRICES}[5] != ${LIST_PRICES}[4] OR ${CONTRACTED_PRICES}[5] != ${CONTRACTED_PRICES}[4]))`;
 
 /** Quantities by class, in CHARGE_CLASSES order (gateway/pricing.ts scaledCost's split). */
 const QUANTITIES = `[
@@ -72,19 +89,19 @@ const costs = (prices: string) =>
   `arrayMap((quantity, price) -> toDecimal128(quantity, 0) * price, ${QUANTITIES}, ${prices})`;
 
 /** The card's prices give back exactly what the ledger recorded. */
-const SPLITS = `(price_known AND length(list_prices) = 6
-  AND arraySum(${costs("list_prices")}) = list_cost_usd
-  AND arraySum(${costs("contracted_prices")}) = cost_usd)`;
+const SPLITS = `(price_known AND length(${LIST_PRICES}) = 6
+  AND arraySum(${costs(LIST_PRICES)}) = list_cost_usd
+  AND arraySum(${costs(CONTRACTED_PRICES)}) = cost_usd)`;
 
 const SPLIT_CHARGES = `arrayFilter(charge -> charge.2 > 0 AND (charge.1 != 'request' OR charge.3 > 0 OR charge.4 > 0),
   arrayMap((name, quantity, list, contracted) ->
       CAST((name, quantity, list, contracted, toDecimal128(quantity, 0) * list, toDecimal128(quantity, 0) * contracted) AS ${CHARGE}),
-    ${CLASSES}, ${QUANTITIES}, list_prices, contracted_prices))`;
+    ${CLASSES}, ${QUANTITIES}, ${LIST_PRICES}, ${CONTRACTED_PRICES}))`;
 
 const UNPRICED_CHARGES = `arrayFilter(charge -> charge.2 > 0 AND charge.1 != 'request',
   arrayMap((name, quantity) -> CAST((name, quantity, NULL, NULL, 0, 0) AS ${CHARGE}), ${CLASSES}, ${QUANTITIES}))`;
 
-const NOTHING_USED = `[CAST(('input', 0, if(${SPLITS}, list_prices[1], NULL), if(${SPLITS}, contracted_prices[1], NULL), 0, 0) AS ${CHARGE})]`;
+const NOTHING_USED = `[CAST(('input', 0, if(${SPLITS}, ${LIST_PRICES}[1], NULL), if(${SPLITS}, ${CONTRACTED_PRICES}[1], NULL), 0, 0) AS ${CHARGE})]`;
 
 /** A request's charges: by class when its prices split it, else one unsplit row. */
 const CHARGES = `if(NOT price_known OR ${SPLITS},
@@ -93,22 +110,10 @@ const CHARGES = `if(NOT price_known OR ${SPLITS},
   [CAST(('unsplit', NULL, NULL, NULL, list_cost_usd, cost_usd) AS ${CHARGE})])`;
 
 /**
- * The FROM of a page of FOCUS rows: each request with the prices of its card
- * and contract (the `focus_prices` parameter, focus-prices.ts), one row per
- * charge. Page planning counts the table's requests, not these rows.
+ * The FROM of a page of FOCUS rows: each request, one row per charge. Page
+ * planning counts the table's requests, not these rows.
  */
-export const FOCUS_FROM = `switchboard.request_completed
-  LEFT JOIN (
-    SELECT price.1 AS price_vendor, price.2 AS price_model, price.3 AS price_card,
-           price.4 AS price_contract, price.5 AS price_tier,
-           arrayMap(unit -> toDecimal128(unit, 18), price.6) AS list_prices,
-           arrayMap(unit -> toDecimal128(unit, 18), price.7) AS contracted_prices
-    FROM (SELECT arrayJoin(JSONExtract({focus_prices:String},
-            'Array(Tuple(String, String, String, String, String, Array(String), Array(String)))')) AS price)
-  ) AS focus_prices
-  ON vendor = price_vendor AND model = price_model AND price_card_version = price_card
-     AND ifNull(contract_id, '') = price_contract AND service_tier = price_tier
-  ARRAY JOIN ${CHARGES} AS charge`;
+export const FOCUS_FROM = `switchboard.request_completed ARRAY JOIN ${CHARGES} AS charge`;
 
 const SKU_METER = `multiIf(charge.1 = 'input', 'Input Tokens', charge.1 = 'cached_input', 'Cached Input Tokens',
   charge.1 = 'cache_write', 'Cache Write Tokens', charge.1 = 'output', 'Output Tokens',
