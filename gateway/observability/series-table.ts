@@ -72,11 +72,6 @@ export class CounterTable extends Counter<string> {
     this.counts[cell] = (this.counts[cell] as number) + amount;
   }
 
-  /** The count of a cell (tests). */
-  countOf(cell: number): number {
-    return this.counts[cell] as number;
-  }
-
   override async get() {
     // The base answers its name, help, type and aggregator, with no values: nothing is counted through it.
     const metric = await super.get();
@@ -137,11 +132,6 @@ export class HistogramTable extends Histogram<string> {
     }
     this.sums[cell] = (this.sums[cell] as number) + value;
     this.counts[cell] = (this.counts[cell] as number) + 1;
-  }
-
-  /** Observations of a cell (tests). */
-  countOf(cell: number): number {
-    return this.counts[cell] as number;
   }
 
   override async get() {

@@ -108,6 +108,7 @@ export interface CallTrace {
   carrying(request: UpstreamRequest): UpstreamRequest;
 }
 
+const PROPAGATOR = new W3CTraceContextPropagator();
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key],
@@ -122,7 +123,7 @@ const headerSetter: TextMapSetter<Record<string, string>> = {
 export class GatewayTracing {
   private readonly provider: TracerProvider;
   readonly tracer: Tracer;
-  readonly propagator = new W3CTraceContextPropagator();
+  readonly propagator = PROPAGATOR;
   private readonly vendors: Map<string, { providerName: string; host: string; port: number }>;
 
   constructor(
@@ -177,10 +178,6 @@ export class GatewayTracing {
 
   vendorOf(vendor: string) {
     return this.vendors.get(vendor);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.provider.forceFlush();
   }
 
   shutdown(): Promise<void> {
@@ -393,8 +390,6 @@ export class PassedOnTrace implements CallTrace {
     return { ...request, headers: { ...request.headers, ...this.headers } };
   }
 }
-
-const PROPAGATOR = new W3CTraceContextPropagator();
 
 function exporterFor(settings: TracingSettings): SpanExporter {
   return settings.protocol === "http/json"
