@@ -82,6 +82,14 @@ describe("the gateway's /metrics", () => {
     ];
     const refused = await askSmart(url, { key: "sk-not-a-key", prompt: "hello", stream: false });
     expect(refused.status).toBe(401);
+    // Pinned to `down`, whose breaker is open: no candidate is tried.
+    const untried = await askSmart(url, {
+      key: KEY,
+      prompt: "hello",
+      stream: false,
+      model: "down/m-down",
+    });
+    expect(untried.status).toBe(503);
     const response = await fetch(`${url}/metrics`);
     const text = await response.text();
 
@@ -95,6 +103,14 @@ describe("the gateway's /metrics", () => {
     const requests = "switchboard_gateway_requests_total";
     expect(sampleValue(samples, requests, { ...up, ...general, outcome: "success" })).toBe(2);
     expect(sampleValue(samples, requests, { ...up, ...other, outcome: "success" })).toBe(1);
+    expect(
+      sampleValue(samples, requests, {
+        vendor: "none",
+        model: "none",
+        ...general,
+        outcome: "server_error",
+      }),
+    ).toBe(1);
     const attempts = "switchboard_gateway_attempts_total";
     expect(sampleValue(samples, attempts, { ...down, ...general, outcome: "server_error" })).toBe(
       2,
@@ -145,12 +161,14 @@ describe("the gateway's /metrics", () => {
       sampleValue(samples, headroom, { budget: "monthly-spend", unit: "usd", limit: "soft" }),
     ).toBeCloseTo(5 - 0.000111, 9);
 
-    expect(
-      sampleValue(samples, "switchboard_gateway_error_answers_total", {
-        route: "/v1/chat/completions",
-        code: "invalid_api_key",
-      }),
-    ).toBe(1);
+    for (const code of ["invalid_api_key", "upstream_overloaded"]) {
+      expect(
+        sampleValue(samples, "switchboard_gateway_error_answers_total", {
+          route: "/v1/chat/completions",
+          code,
+        }),
+      ).toBe(1);
+    }
 
     // Bounded labels: configured names, `other` and `none` only; no request id, key or tenant.
     for (const sample of samples.filter((each) => each.name.startsWith("switchboard_gateway_"))) {
@@ -159,7 +177,9 @@ describe("the gateway's /metrics", () => {
       }
       if ("task" in sample.labels) expect(["general", "other"]).toContain(sample.labels.task);
     }
-    for (const id of [...ids, refused.requestId ?? ""]) expect(text).not.toContain(id);
+    for (const id of [...ids, refused.requestId ?? "", untried.requestId ?? ""]) {
+      expect(text).not.toContain(id);
+    }
     expect(text).not.toContain("adhoc-task-4711");
     expect(text).not.toContain("acme");
     expect(text).not.toContain(KEY);
