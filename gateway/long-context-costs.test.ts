@@ -34,7 +34,7 @@ describe("long-context rates on LiteLLM's entries", () => {
       },
     });
     const warning = anthropic.warnings.find((each) => each.startsWith("claude-sonnet-4-5:"));
-    expect(warning).not.toContain("above_200k_tokens");
+    expect(warning ?? "").not.toContain("above_200k_tokens");
     // Gemini's long-context priority rates have no place on a card yet: reported.
     const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");
     expect(gemini.warnings.find((each) => each.startsWith("gemini/gemini-2.5-pro:"))).toContain(

@@ -63,6 +63,7 @@ describe("price importers", () => {
         cached_input: "0.6",
         cache_write: "7.5",
       },
+      per_call: { web_search: "0.01" },
     });
     const gemini = fromLiteLLMCatalog(litellm, "gemini", "google");
     expect(gemini.prices.find((price) => price.model === "gemini-2.0-flash-001")).toMatchObject({

@@ -31,6 +31,8 @@ export interface ImportedPrice extends ImportedRates {
   vendor: string;
   model: string;
   long_context?: ImportedLongContext;
+  /** USD per call, not per million. */
+  per_call?: { web_search?: string };
   service_tiers?: Partial<Record<"batch" | "flex" | "priority", ImportedRates>>;
 }
 
@@ -169,6 +171,30 @@ function liteLLMLongContext(
   return { longContext, read };
 }
 
+/**
+ * LiteLLM's web search price, per query by search context size: one fee when
+ * every size costs the same (Anthropic's 0.01), which a card holds; else
+ * reported, and not imported.
+ */
+function liteLLMWebSearchFee(
+  raw: LiteLLMEntry,
+  key: string,
+  warnings: string[],
+): string | undefined {
+  const bySize = raw.search_context_cost_per_query;
+  if (typeof bySize !== "object" || bySize === null) return undefined;
+  const fees = Object.values(bySize).filter((fee): fee is number => typeof fee === "number");
+  const [first] = fees;
+  if (first === undefined) return undefined;
+  if (fees.some((fee) => fee !== first)) {
+    warnings.push(
+      `${key}: search_context_cost_per_query differs by search context size (${JSON.stringify(bySize)}), which a card cannot express yet; not imported`,
+    );
+    return undefined;
+  }
+  return decimalFromFloat(first);
+}
+
 /** A LiteLLM field that prices something: a rate per token, request, image, second, … */
 function isPriceField(field: string): boolean {
   return /(_cost|cost_per)/.test(field);
@@ -262,9 +288,14 @@ export function fromLiteLLMCatalog(
     if (serviceTiers) price.service_tiers = serviceTiers;
     const long = liteLLMLongContext(raw, key, result.warnings);
     if (long.longContext) price.long_context = long.longContext;
+    const webSearch = liteLLMWebSearchFee(raw, key, result.warnings);
+    if (webSearch !== undefined) price.per_call = { web_search: webSearch };
     const unread = Object.keys(raw).filter(
       (field) =>
-        isPriceField(field) && !LITELLM_READ_FIELDS.has(field) && !long.read.includes(field),
+        isPriceField(field) &&
+        !LITELLM_READ_FIELDS.has(field) &&
+        !long.read.includes(field) &&
+        field !== "search_context_cost_per_query",
     );
     if (unread.length > 0) {
       result.warnings.push(

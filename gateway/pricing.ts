@@ -100,6 +100,13 @@ const ratePrices = {
     ),
 };
 
+/**
+ * Server tools a vendor bills per call, by the name of the count its usage
+ * reports them under (Anthropic's usage.server_tool_use.web_search_requests).
+ */
+export const SERVER_TOOLS = ["web_search"] as const;
+export type ServerTool = (typeof SERVER_TOOLS)[number];
+
 /** The tiers a card prices apart from its own (standard) rates. */
 export const PRICED_TIERS = SERVICE_TIERS.filter(
   (tier): tier is Exclude<ServiceTier, "standard"> => tier !== "standard",
@@ -109,6 +116,12 @@ export type PricedTier = (typeof PRICED_TIERS)[number];
 /** The token prices of a card (and of a contract's own prices per model). */
 export const cardPrices = {
   ...ratePrices,
+  per_call: z
+    .partialRecord(z.enum(SERVER_TOOLS), decimalFee)
+    .optional()
+    .describe(
+      "USD per server tool call (web_search: per search), whatever the tier or context length; a call of a tool not here costs nothing apart",
+    ),
   service_tiers: z
     .partialRecord(z.enum(PRICED_TIERS), z.object(ratePrices).strict())
     .optional()
@@ -151,6 +164,8 @@ export type TokenUsage = Pick<
   Partial<Pick<NormalizedUsage, "cacheWriteInputTokens" | "reasoningTokens">> & {
     /** The part of the cache writes that lives an hour; the rest lives five minutes. */
     cacheWrite1hInputTokens?: number;
+    /** Server tool calls the vendor counted, by tool; each billed at the card's per_call fee. */
+    serverToolCalls?: Partial<Record<ServerTool, number>>;
   };
 
 export interface Prices<T> {
@@ -174,6 +189,8 @@ export interface Rates {
   serviceTiers: Partial<Record<PricedTier, Rates>>;
   /** The rates of a whole request whose input is above `aboveInputTokens`; none when not priced apart. */
   longContext: { aboveInputTokens: number; rates: Rates } | null;
+  /** USD per server tool call × 10^18, the card's for every tier and context length. */
+  perCall: Partial<Record<ServerTool, { quoted: string; scaled: bigint }>>;
 }
 
 /** One effective-dated price card of one vendor's model. */
@@ -190,11 +207,20 @@ export interface ModelPrice extends Rates {
 
 type PriceEntry = z.input<z.ZodObject<typeof cardPrices>>;
 
-export function ratesOf(entry: PriceEntry): Rates {
+/** `inheritedPerCall`: a tier's or a long-context set's, which is the card's. */
+export function ratesOf(entry: PriceEntry, inheritedPerCall?: Rates["perCall"]): Rates {
+  const perCall: Rates["perCall"] = inheritedPerCall ?? {};
+  if (!inheritedPerCall) {
+    for (const tool of SERVER_TOOLS) {
+      const fee = entry.per_call?.[tool];
+      if (fee !== undefined)
+        perCall[tool] = { quoted: fee, scaled: parseDecimal(fee, MONEY_SCALE) };
+    }
+  }
   const serviceTiers: Partial<Record<PricedTier, Rates>> = {};
   for (const tier of PRICED_TIERS) {
     const prices = entry.service_tiers?.[tier];
-    if (prices) serviceTiers[tier] = ratesOf(prices);
+    if (prices) serviceTiers[tier] = ratesOf(prices, perCall);
   }
   const quoted: Prices<string> = {
     input: entry.input,
@@ -209,15 +235,18 @@ export function ratesOf(entry: PriceEntry): Rates {
   const longContext = long
     ? {
         aboveInputTokens: long.above_input_tokens,
-        rates: ratesOf({
-          input: long.input ?? quoted.input,
-          cached_input: long.cached_input ?? quoted.cachedInput,
-          cache_write: long.cache_write ?? quoted.cacheWrite,
-          cache_write_1h: long.cache_write_1h ?? quoted.cacheWrite1h,
-          output: long.output ?? quoted.output,
-          reasoning: long.reasoning ?? quoted.reasoning,
-          per_request: perRequest,
-        }),
+        rates: ratesOf(
+          {
+            input: long.input ?? quoted.input,
+            cached_input: long.cached_input ?? quoted.cachedInput,
+            cache_write: long.cache_write ?? quoted.cacheWrite,
+            cache_write_1h: long.cache_write_1h ?? quoted.cacheWrite1h,
+            output: long.output ?? quoted.output,
+            reasoning: long.reasoning ?? quoted.reasoning,
+            per_request: perRequest,
+          },
+          perCall,
+        ),
       }
     : null;
   return {
@@ -233,6 +262,7 @@ export function ratesOf(entry: PriceEntry): Rates {
     perRequest: { quoted: perRequest, scaled: parseDecimal(perRequest, MONEY_SCALE) },
     serviceTiers,
     longContext,
+    perCall,
   };
 }
 
@@ -266,7 +296,7 @@ export function cardVersion(
  * writes, each billed at its own rate (the writes that live an hour at theirs,
  * the rest at the 5-minute rate), the rest at the input rate; a request whose
  * input is above a long-context threshold is billed whole at those rates;
- * output
+ * each server tool call at the card's per-call fee; output
  * tokens include reasoning tokens, billed at the reasoning rate, the rest at
  * the output rate. The per-request fee is added once when any token was used
  * (an attempt the vendor never answered uses none and costs nothing).
@@ -289,8 +319,13 @@ export function scaledCost(card: Rates, usage: TokenUsage): bigint {
     BigInt(cacheWrite1h) * rates.scaled.cacheWrite1h +
     BigInt(visibleOutput) * rates.scaled.output +
     BigInt(reasoning) * rates.scaled.reasoning;
+  let callCost = 0n;
+  for (const tool of SERVER_TOOLS) {
+    const calls = usage.serverToolCalls?.[tool] ?? 0;
+    if (calls > 0) callCost += BigInt(calls) * (rates.perCall[tool]?.scaled ?? 0n);
+  }
   const usedAny = usage.inputTokens > 0 || usage.outputTokens > 0;
-  return tokenCost + (usedAny ? rates.perRequest.scaled : 0n);
+  return tokenCost + callCost + (usedAny ? rates.perRequest.scaled : 0n);
 }
 
 export class PriceCatalog {

@@ -81,10 +81,13 @@ describe("service tiers on LiteLLM's OpenAI entries", () => {
   });
 
   it("reports what LiteLLM prices that a card cannot express yet", () => {
-    const anthropic = fromLiteLLMCatalog(litellm, "anthropic", "anthropic");
-    const sonnet = anthropic.warnings.find((warning) => warning.startsWith("claude-sonnet-4-5:"));
-    expect(sonnet).toContain("search_context_cost_per_query");
-    expect(sonnet).toMatch(/not expressible on a price card yet; not imported$/);
+    expect(imported.warnings).toContain(
+      "gpt-4o-audio-preview: input_cost_per_audio_token, output_cost_per_audio_token not expressible on a price card yet; not imported",
+    );
+    // A web search fee by search context size: a card holds one fee per call.
+    expect(imported.warnings).toContain(
+      'gpt-4o-search-preview: search_context_cost_per_query differs by search context size ({"search_context_size_high":0.05,"search_context_size_low":0.03,"search_context_size_medium":0.035}), which a card cannot express yet; not imported',
+    );
   });
 });
 
