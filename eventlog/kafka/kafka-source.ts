@@ -84,7 +84,9 @@ interface PartHandle {
  * time to the SourceMachine (source-machine.ts), which holds all the state
  * and answers with effects, performed here in order. The fields below are the
  * resources those effects hold (the consumer, the timers, the batch in
- * hand's abort), written only while performing an effect.
+ * hand's abort): set while performing an effect, cleared when what they hold
+ * is done; no decision reads them but the effect that uses them. Ingest and
+ * the gateway's fleet follower (gateway/fleet-spend.ts) both read this way.
  *
  * Batching: a fetch asks for up to `maxBatchBytes` and the broker holds it
  * until that much is there or `maxBatchWaitMilliseconds` passed. kafkajs
@@ -122,10 +124,8 @@ export class KafkaSource implements EventSource {
   private consumer: { generation: number; consumer: Consumer; setUp: Promise<void> } | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  /** The batch in the handler: its abort, and the heartbeat kept up while it runs. */
-  private inHand:
-    | { assembly: number; abort: AbortController; heartbeat: NodeJS.Timeout }
-    | undefined;
+  /** The batch in the handler, and how to abort it. */
+  private inHand: { assembly: number; abort: AbortController } | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -361,7 +361,7 @@ export class KafkaSource implements EventSource {
         }
       });
     }, this.heartbeatIntervalMilliseconds);
-    this.inHand = { assembly: assembly.id, abort, heartbeat: heartbeatTimer };
+    this.inHand = { assembly: assembly.id, abort };
     const records =
       assembly.parts.length === 1
         ? (assembly.parts[0] as Part<PartHandle>).records
