@@ -16,6 +16,7 @@ import {
   type TenantScope,
 } from "./access.ts";
 import { AnalyticsMetrics } from "./analytics-metrics.ts";
+import { type CommitmentTerms, commitmentParameters, readCommitments } from "./commitments.ts";
 import { ANALYTICS_ENDPOINTS } from "./endpoints.ts";
 import {
   ANALYTICS_BODY_LIMIT_BYTES,
@@ -56,6 +57,8 @@ export interface AnalyticsDependencies {
   exportOptions?: ExportOptions;
   /** Service-level targets the vendor brief reads (config `analytics.slo`). */
   slo?: SloConfig;
+  /** Committed spends GET /v1/commitments measures (config gateway.contracts[].commitment). */
+  commitments?: readonly CommitmentTerms[];
   /**
    * Where the API's request and export metrics go (analytics-metrics.ts);
    * served by the caller. None: not counted.
@@ -78,6 +81,7 @@ export function buildAnalytics({
   tokens,
   exportOptions = DEFAULT_EXPORT_OPTIONS,
   slo = EMPTY_SLO_CONFIG,
+  commitments = [],
   metrics: registry,
 }: AnalyticsDependencies): FastifyInstance {
   const app = Fastify({
@@ -151,6 +155,12 @@ export function buildAnalytics({
       default:
         return brief;
     }
+  });
+
+  app.get("/v1/commitments", async (request) => {
+    const parameters = parseParameters(commitmentParameters, request.query);
+    const scope = narrowScope(request.tenantScope, parameters.tenant);
+    return readCommitments(clickhouse, commitments, parameters, scope);
   });
 
   app.get("/v1/export/:dataset", async (request, reply) => {

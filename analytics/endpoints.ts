@@ -2,6 +2,7 @@
 // with these zod schemas, and the OpenAPI document and the docs page are
 // generated from them, so the three cannot drift apart.
 import type { z } from "zod";
+import { commitmentParameterFields } from "./commitments.ts";
 import { exportParameterFields, exportPathFields } from "./export/export-parameters.ts";
 import { matrixParameterFields } from "./matrix-query.ts";
 import { briefParameterFields, briefPathFields } from "./vendor-brief.ts";
@@ -86,6 +87,20 @@ export const ANALYTICS_ENDPOINTS: EndpointDescription[] = [
       curl("/v1/vendors/sim-alpha/brief"),
       curl("/v1/vendors/sim-alpha/brief?format=html&from=-7d", " -o brief.html"),
       curl("/v1/vendors/sim-alpha/brief?format=md&quality_metric=helpful&slo_ttft_p95_ms=800"),
+    ],
+  },
+  {
+    method: "GET",
+    path: "/v1/commitments",
+    summary: "Committed spend against the ledger, with a run-rate forecast",
+    description:
+      "One entry per contract with a commitment in config (gateway.contracts[].commitment), of the asked vendors. committed_usd is the amount; consumed_usd the contracted cost_usd of the vendor's requests in the term before as_of (the commitment's models only, when it lists them), summed exactly as Decimal(38, 18); remaining_usd what is left to spend (0 once met); days_left the whole UTC days from as_of to the term's end, a part day counting as one; met_on the UTC date the consumed spend reached the commitment (null while it has not). forecasts carries the run rate of the trailing 7 and 28 days (cut at the term's start): the window's spend and daily rate, the spend projected at that rate to the term's end, the projected shortfall or overage (the other is \"0\"), and projected_met_on, the UTC date the commitment is met at that rate (null when it is not within the term, or already met); null before the term starts. Money is exact decimal strings in USD; divisions truncate at 18 decimal places, the met date rounds later, never earlier. Counts only the token's tenants (and `tenant`), so a tenant-scoped token sees its own share of a vendor-wide commitment.",
+    authenticated: true,
+    queryParameters: commitmentParameterFields,
+    produces: ["application/json"],
+    examples: [
+      curl("/v1/commitments"),
+      curl("/v1/commitments?vendor=sim-alpha&as_of=2026-11-30T00:00:00Z"),
     ],
   },
   {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { buildAnalytics } from "../analytics/app.ts";
+import { commitmentsOf } from "../analytics/commitments.ts";
 import { DEFAULT_EXPORT_OPTIONS } from "../analytics/export/export-stream.ts";
 import type { FocusPrice } from "../analytics/export/focus-prices.ts";
 import { type ClickHouseClient, createClickHouse } from "../clickhouse/client.ts";
@@ -232,6 +233,7 @@ export async function startAnalytics(
     logger: logger.child({ role: "analytics" }),
     tokens: config.analytics.tokens,
     slo: config.analytics.slo,
+    commitments: commitmentsOf(config.gateway.contracts),
     exportOptions: { ...DEFAULT_EXPORT_OPTIONS, focusPrices: focusPricesFor(config, logger) },
     metrics,
   });

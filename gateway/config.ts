@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { commitmentConfig } from "./commitment-config.ts";
 import { cardPrices, instant, instantMs } from "./pricing.ts";
 import { checkRoutingNames, routingConfig } from "./routing/routing-config.ts";
 import {
@@ -148,6 +149,9 @@ export const contractConfig = z
       .array(z.object({ model: z.string().min(1), ...cardPrices }))
       .optional()
       .describe("contracted per-million prices per model, in place of list prices"),
+    commitment: commitmentConfig
+      .optional()
+      .describe("a committed spend over a term (GET /v1/commitments measures it)"),
   })
   .refine((contract) => contract.discount_percent !== undefined || contract.prices?.length, {
     message: "a contract needs discount_percent or prices",
