@@ -1,7 +1,6 @@
 // POST /v1/embeddings: routed like chat, to the candidates whose protocol has
 // an embeddings API; the others are skipped, and the routing event says why.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { countTokens } from "gpt-tokenizer";
 import { runAttempts } from "./attempt-loop.ts";
 import {
   beginCall,
@@ -25,6 +24,7 @@ import {
   parseEmbeddingsRequest,
 } from "./inbound/openai-embeddings.ts";
 import type { NormalizedUsage } from "./neutral.ts";
+import { TokenCounter } from "./token-count.ts";
 import { settleUsage, warningsAfterSettling } from "./usage-estimate.ts";
 
 const openAIErrors = { renderError: (error: GatewayError) => error.toOpenAI() };
@@ -151,7 +151,8 @@ async function attemptEmbeddings(
 
 function estimateEmbeddingsUsage(body: Parameters<typeof inputTextsOf>[0]): NormalizedUsage {
   const { texts, tokens } = inputTextsOf(body);
-  const counted = texts.reduce((sum, text) => sum + countTokens(text), tokens);
+  const counter = new TokenCounter();
+  const counted = texts.reduce((sum, text) => sum + counter.count(text), tokens);
   return {
     inputTokens: counted,
     cachedInputTokens: 0,

@@ -3,8 +3,8 @@
 // counted with OpenAI's o200k_base tokenizer (gpt-tokenizer). Exact for
 // OpenAI's current models, an approximation for every other vendor's own
 // tokenizer; events carry `usage_source: "estimated"` so nobody mistakes it
-// for a vendor's bill.
-import { countTokens } from "gpt-tokenizer";
+// for a vendor's bill. Counted in time linear in the text and bounded per
+// estimate (token-count.ts), so no prompt or answer stalls the event loop.
 import type { GatewayMetrics } from "./metrics.ts";
 import {
   type NeutralRequest,
@@ -13,6 +13,7 @@ import {
   type UsageReading,
   type UsageRejection,
 } from "./neutral.ts";
+import { TokenCounter } from "./token-count.ts";
 
 // OpenAI's documented chat accounting: a few tokens of framing per message,
 // and a few priming the reply.
@@ -20,27 +21,36 @@ const MESSAGE_OVERHEAD_TOKENS = 3;
 const REPLY_PRIMING_TOKENS = 3;
 
 /** Tokens of the prompt: system, messages and tool definitions. */
-export function estimateInputTokens(request: NeutralRequest): number {
+export function estimateInputTokens(
+  request: NeutralRequest,
+  counter: TokenCounter = new TokenCounter(),
+): number {
   let tokens = REPLY_PRIMING_TOKENS;
-  for (const part of request.system) tokens += MESSAGE_OVERHEAD_TOKENS + countTokens(part.text);
+  for (const part of request.system) tokens += MESSAGE_OVERHEAD_TOKENS + counter.count(part.text);
   for (const message of request.messages) {
-    tokens += MESSAGE_OVERHEAD_TOKENS + countTokens(textOf(message.parts));
+    tokens += MESSAGE_OVERHEAD_TOKENS + counter.count(textOf(message.parts));
   }
   for (const tool of request.tools) {
-    tokens += countTokens(
+    tokens += counter.count(
       `${tool.name} ${tool.description ?? ""} ${JSON.stringify(tool.parameters)}`,
     );
   }
   return tokens;
 }
 
-/** The usage of an answer of which `outputText` arrived (text and tool arguments). */
+/**
+ * The usage of an answer of which `outputText` arrived (text and tool
+ * arguments). The answer is counted first, so it is the prompt that is
+ * extrapolated when the two pass the counter's budget.
+ */
 export function estimateUsage(request: NeutralRequest, outputText: string): NormalizedUsage {
+  const counter = new TokenCounter();
+  const outputTokens = outputText === "" ? 0 : counter.count(outputText);
   return {
-    inputTokens: estimateInputTokens(request),
+    inputTokens: estimateInputTokens(request, counter),
     cachedInputTokens: 0,
     cacheWriteInputTokens: 0,
-    outputTokens: outputText === "" ? 0 : countTokens(outputText),
+    outputTokens,
     reasoningTokens: 0,
   };
 }
