@@ -1,0 +1,4 @@
+import { embeddingsTarget } from "./embeddings.fuzz.ts";
+import { fuzzTest } from "./fuzz-test.ts";
+
+fuzzTest(embeddingsTarget);
