@@ -48,7 +48,7 @@ const COUNTER_NAMES: Record<VendorProtocol, (string | null)[]> = {
 };
 
 /** Each protocol's finish reasons as its vendors word them. */
-const FINISH_REASONS: Record<VendorProtocol, string[]> = {
+export const FINISH_REASONS: Record<VendorProtocol, string[]> = {
   openai: ["stop", "length", "tool_calls", "content_filter", "function_call"],
   anthropic: ["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"],
   gemini: [
@@ -129,7 +129,11 @@ function withUsage(target: Record<string, unknown>, field: string, value: unknow
   return target;
 }
 
-function finishValue(protocol: VendorProtocol, finish: FinishSpec): string | null | undefined {
+/** The finish reason a reply carries in `protocol`'s words; undefined when left out. */
+export function finishValue(
+  protocol: VendorProtocol,
+  finish: FinishSpec,
+): string | null | undefined {
   switch (finish.kind) {
     case "absent":
       return undefined;

@@ -7,7 +7,7 @@
 // - every request routed has exactly one request_completed, and every answer
 //   the client received (2xx) is in it; usage inside the contract;
 // - usage as the vendor reported it when inside the contract, estimated with a
-//   usage_rejected warning when not; clients told what the ledger holds;
+//   usage_rejected warning when not; clients told the usage and cost the ledger holds;
 // - every event valid (nothing for ingest to dead-letter); no event carries
 //   prompt or answer text (the markers), nor a vendor key; no answer carries a
 //   vendor key; headers a client can read;
@@ -24,7 +24,7 @@ import { GATEWAY_ERRORS, type GatewayErrorCode } from "../../gateway/errors.ts";
 import { PriceCatalog } from "../../gateway/pricing.ts";
 import { RecordingSink } from "../fixtures/recording-sink.ts";
 import { KEY_A, KEY_B } from "./client-requests.ts";
-import { FakeVendor, type ServedAttempt } from "./fake-vendor.ts";
+import { FakeVendor, FINISH_REASONS, finishValue, type ServedAttempt } from "./fake-vendor.ts";
 import { markersIn } from "./markers.ts";
 import { whileProbed } from "./responsiveness.ts";
 import type { Violation } from "./runner.ts";
@@ -63,6 +63,8 @@ export interface GatewayUnderTest {
   vendorSecrets: string[];
   /** Answers by status, over the whole run. */
   statuses: Map<number, number>;
+  /** How often each property applied (checked something), over the whole run. */
+  applied: Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startGatewayUnderTest(): Promise<GatewayUnderTest> {
     sink,
     vendorSecrets,
     statuses: new Map(),
+    applied: new Map(),
     async stop() {
       // The vendor first: its open connections end, so no upstream call keeps the gateway's pools open.
       await vendor.close();
@@ -306,6 +309,7 @@ const excerpt = (text: string, length = 300) =>
 export function gatewayChecks(harness: GatewayUnderTest, exchanged: GatewayExchange): Violation[] {
   const violations: Violation[] = [];
   const violate = (property: string, detail: string) => violations.push({ property, detail });
+  const applied = (what: string) => harness.applied.set(what, (harness.applied.get(what) ?? 0) + 1);
   const { call, response, requestId, events, records } = exchanged;
   const status = response.statusCode;
   const body = parsedBody(response);
@@ -363,8 +367,17 @@ export function gatewayChecks(harness: GatewayUnderTest, exchanged: GatewayExcha
     }
   }
   if (status === 200 && completion) {
-    violations.push(...usageAsReported(exchanged, completion));
-    violations.push(...clientToldTheLedger(exchanged, completion, body));
+    applied(call.streamed ? "answered_streams" : "answered_whole");
+    violations.push(...usageAsReported(exchanged, completion, applied));
+    violations.push(...clientToldTheLedger(exchanged, completion, body, applied));
+    violations.push(...finishAsSent(exchanged, completion, applied));
+    const costHeader = headerOf(response, "x-switchboard-cost-usd");
+    if (!call.streamed && costHeader !== completion.cost_usd) {
+      violate(
+        "cost_header_is_the_ledgers",
+        `x-switchboard-cost-usd ${costHeader}, recorded ${completion.cost_usd}`,
+      );
+    }
   }
 
   // Events: all valid, none with text or a key.
@@ -459,9 +472,55 @@ function usageOf(event: RequestCompleted): Usage {
   };
 }
 
+/** A finish reason the vendor's own word may hold (adapter.ts keeps words, not text). */
+const FINISH_REASON_WORD = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * How the answer ended is recorded as the vendor said it: its word kept in
+ * vendor_finish_reason (none: null), and a reason the gateway does not know
+ * never recorded as a clean `stop`.
+ */
+function finishAsSent(
+  exchanged: GatewayExchange,
+  completion: RequestCompleted,
+  applied: (what: string) => void,
+): Violation[] {
+  const last = exchanged.served.at(-1);
+  if (last?.reply.kind !== "answer" || last.protocol === "embeddings") return [];
+  const reply = last.reply;
+  const whole = !last.streamed && reply.body === "valid";
+  if (!whole && !(last.streamed && streamIsClean(reply))) return [];
+  const sent = finishValue(last.protocol, reply.finish);
+  applied(`finish_checked_${reply.finish.kind}`);
+  const recorded = `finish_reason ${completion.finish_reason}, vendor_finish_reason ${JSON.stringify(completion.vendor_finish_reason)}`;
+  const wrong = (detail: string): Violation[] => [
+    {
+      property: "finish_as_sent",
+      detail: `${last.protocol} sent ${JSON.stringify(sent)}: ${detail}; recorded ${recorded}`,
+    },
+  ];
+  if (sent === undefined || sent === null) {
+    return completion.vendor_finish_reason === null
+      ? []
+      : wrong("expected no vendor_finish_reason");
+  }
+  if (FINISH_REASON_WORD.test(sent) && completion.vendor_finish_reason !== sent) {
+    return wrong("expected the vendor's word kept");
+  }
+  if (!FINISH_REASONS[last.protocol].includes(sent) && completion.finish_reason === "stop") {
+    return wrong("a reason the gateway does not know recorded as stop");
+  }
+  return [];
+}
+
 /** Usage inside the contract is recorded as reported; outside it, estimated and told. */
-function usageAsReported(exchanged: GatewayExchange, completion: RequestCompleted): Violation[] {
+function usageAsReported(
+  exchanged: GatewayExchange,
+  completion: RequestCompleted,
+  applied: (what: string) => void,
+): Violation[] {
   const expected = expectedFor(exchanged.served);
+  applied(`usage_checked_${expected.kind}`);
   const rejectedWarning = completion.warnings.some((warning) =>
     warning.startsWith("usage_rejected"),
   );
@@ -498,10 +557,12 @@ function clientToldTheLedger(
   exchanged: GatewayExchange,
   completion: RequestCompleted,
   body: unknown,
+  applied: (what: string) => void,
 ): Violation[] {
   const last = exchanged.served.at(-1);
   if (!last || exchanged.call.streamed || last.protocol === "embeddings") return [];
   if (last.protocol === exchanged.call.api) return []; // pass-through: the vendor's answer as received
+  applied("told_usage_checked");
   const usage = (body as { usage?: Record<string, unknown> } | undefined)?.usage;
   if (!usage)
     return [{ property: "client_told_the_ledger", detail: "a translated answer without usage" }];

@@ -240,11 +240,12 @@ export const openAIChatTarget: FuzzTarget<ChatCase> = {
   },
 };
 
-/** Answers by status over the run, for the report. */
+/** Answers by status, and how often each property applied, over the run (warm-up and replays included). */
 export function statusStats(harness: GatewayUnderTest): Record<string, number> {
-  return Object.fromEntries(
-    [...harness.statuses.entries()]
+  return Object.fromEntries([
+    ...[...harness.statuses.entries()]
       .sort(([a], [b]) => a - b)
       .map(([status, count]) => [`status_${status}`, count]),
-  );
+    ...[...harness.applied.entries()].sort(([a], [b]) => a.localeCompare(b)),
+  ]);
 }
