@@ -20,12 +20,13 @@ import { ANALYTICS_ENDPOINTS } from "../../analytics/endpoints.ts";
 import { ANALYTICS_ERRORS } from "../../analytics/errors.ts";
 import { encodeCursor } from "../../analytics/export/cursor.ts";
 import { EXPORT_DATASET_NAMES } from "../../analytics/export/datasets.ts";
+import type { SwitchboardEvent } from "../../events/schemas.ts";
 import { freshClickHouse } from "../fixtures/clickhouse.ts";
 import { handLedger } from "../fixtures/hand-ledger.ts";
 import { loadEvents } from "../fixtures/load-events.ts";
 
 const TOKENS = { admin: "sat-fuzz-admin", globex: "sat-fuzz-globex" };
-type Who = "admin" | "globex" | "none" | "unknown";
+export type Who = "admin" | "globex" | "none" | "unknown";
 
 function headersOf(who: Who): Record<string, string> {
   if (who === "none") return {};
@@ -455,15 +456,22 @@ export function answerViolations(status: number, text: string): AnswerViolation[
 export interface AnalyticsUnderTest {
   app: FastifyInstance;
   /** Sends one case; counts answers by status. */
-  send(input: AnalyticsCase): Promise<{ statusCode: number; body: string }>;
+  send(
+    input: AnalyticsCase,
+  ): Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>;
   statuses: Map<number, number>;
   stop(): Promise<void>;
 }
 
-/** The analytics API over the hand ledger on a fresh chDB, with an admin and a tenant's token. */
-export async function startAnalyticsUnderTest(): Promise<AnalyticsUnderTest> {
+/**
+ * The analytics API over the hand ledger (and `extraEvents`) on a fresh
+ * chDB, with an admin and a tenant's token.
+ */
+export async function startAnalyticsUnderTest(
+  extraEvents: SwitchboardEvent[] = [],
+): Promise<AnalyticsUnderTest> {
   const clickhouse = await freshClickHouse();
-  await loadEvents(clickhouse.client, handLedger());
+  await loadEvents(clickhouse.client, [...handLedger(), ...extraEvents]);
   const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
   const app = buildAnalytics({
     clickhouse: clickhouse.client,
