@@ -152,6 +152,7 @@ export const anthropicMessagesTarget: FuzzTarget<ChatCase> = {
             payload: bodyText(input.body),
             api: "anthropic",
             streamed: asksForStream(input),
+            clientWantsUsage: true,
           },
           input.vendor,
         );

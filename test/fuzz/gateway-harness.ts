@@ -184,6 +184,8 @@ export interface GatewayCall {
   streamed: boolean;
   /** A chat or embeddings call, whose 2xx must be in the ledger (feedback's is not routed). */
   routed?: boolean;
+  /** A stream whose client asked for usage (OpenAI's stream_options.include_usage; Anthropic always). */
+  clientWantsUsage?: boolean;
 }
 
 export interface GatewayExchange {
@@ -552,22 +554,32 @@ function usageAsReported(
   }
 }
 
-/** A translated whole answer tells the client the usage the ledger holds. */
+/**
+ * A translated answer tells the client the usage the ledger holds: a whole
+ * answer's `usage`; a stream that ended well, its last usage frame (OpenAI's
+ * usage chunk when the client asked for it, Anthropic's message_delta).
+ */
 function clientToldTheLedger(
   exchanged: GatewayExchange,
   completion: RequestCompleted,
   body: unknown,
   applied: (what: string) => void,
 ): Violation[] {
+  const { call } = exchanged;
   const last = exchanged.served.at(-1);
-  if (!last || exchanged.call.streamed || last.protocol === "embeddings") return [];
-  if (last.protocol === exchanged.call.api) return []; // pass-through: the vendor's answer as received
-  applied("told_usage_checked");
-  const usage = (body as { usage?: Record<string, unknown> } | undefined)?.usage;
-  if (!usage)
+  if (!last || last.protocol === "embeddings") return [];
+  if (last.protocol === call.api) return []; // pass-through: the vendor's answer as received
+  let usage: Record<string, unknown> | undefined;
+  if (!call.streamed) usage = (body as { usage?: Record<string, unknown> } | undefined)?.usage;
+  else if (completion.status === "success" && call.clientWantsUsage) {
+    usage = lastStreamedUsage(call.api, exchanged.response.body);
+  } else return [];
+  applied(call.streamed ? "told_usage_checked_stream" : "told_usage_checked_whole");
+  if (!usage) {
     return [{ property: "client_told_the_ledger", detail: "a translated answer without usage" }];
+  }
   const told =
-    exchanged.call.api === "openai"
+    call.api === "openai"
       ? { input: usage.prompt_tokens, output: usage.completion_tokens }
       : {
           input:
@@ -580,7 +592,28 @@ function clientToldTheLedger(
   return [
     {
       property: "client_told_the_ledger",
-      detail: `told ${JSON.stringify(usage)}, recorded input ${completion.input_tokens} output ${completion.output_tokens}`,
+      detail: `${call.streamed ? "stream" : "whole"}: told ${JSON.stringify(usage)}, recorded input ${completion.input_tokens} output ${completion.output_tokens}`,
     },
   ];
+}
+
+/** The usage of a stream's last frame that carries one (OpenAI's usage chunk, Anthropic's message_delta). */
+function lastStreamedUsage(
+  api: "openai" | "anthropic",
+  text: string,
+): Record<string, unknown> | undefined {
+  let usage: Record<string, unknown> | undefined;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("data:")) continue;
+    let frame: { type?: unknown; usage?: unknown };
+    try {
+      frame = JSON.parse(line.slice("data:".length));
+    } catch {
+      continue;
+    }
+    if (typeof frame?.usage !== "object" || frame.usage === null) continue;
+    if (api === "anthropic" && frame.type !== "message_delta") continue;
+    usage = frame.usage as Record<string, unknown>;
+  }
+  return usage;
 }

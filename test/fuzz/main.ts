@@ -20,7 +20,10 @@ import {
   seedFromEnvironment,
 } from "./runner.ts";
 
+// Longest first, so two at a time finish together.
 const TARGETS: Record<string, () => Promise<FuzzTarget<unknown>>> = {
+  analytics: async () =>
+    (await import("./analytics.fuzz.ts")).analyticsTarget as FuzzTarget<unknown>,
   "openai-chat": async () =>
     (await import("./openai-chat.fuzz.ts")).openAIChatTarget as FuzzTarget<unknown>,
   "anthropic-messages": async () =>
@@ -28,8 +31,6 @@ const TARGETS: Record<string, () => Promise<FuzzTarget<unknown>>> = {
   embeddings: async () =>
     (await import("./embeddings.fuzz.ts")).embeddingsTarget as FuzzTarget<unknown>,
   feedback: async () => (await import("./feedback.fuzz.ts")).feedbackTarget as FuzzTarget<unknown>,
-  analytics: async () =>
-    (await import("./analytics.fuzz.ts")).analyticsTarget as FuzzTarget<unknown>,
 };
 
 const REPORT_PREFIX = "FUZZ-REPORT ";

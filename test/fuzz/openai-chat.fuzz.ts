@@ -193,6 +193,12 @@ export function asksForStream(input: { body: Body }): boolean {
   return typeof value === "object" && value !== null && value.stream === true;
 }
 
+/** Whether an OpenAI client asked for the usage chunk at a stream's end. */
+function asksForUsage(input: { body: Body }): boolean {
+  const value = bodyValue(input.body) as { stream_options?: { include_usage?: unknown } } | null;
+  return value?.stream_options?.include_usage === true;
+}
+
 export function headersOf(input: {
   auth: Auth;
   contentType: string | null;
@@ -229,6 +235,7 @@ export const openAIChatTarget: FuzzTarget<ChatCase> = {
             payload: bodyText(input.body),
             api: "openai",
             streamed: asksForStream(input),
+            clientWantsUsage: asksForUsage(input),
           },
           input.vendor,
         );
